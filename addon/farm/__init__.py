@@ -1,0 +1,1 @@
+"""bpy-free farm logic shared by the add-on, the relay and the provider."""
