@@ -241,7 +241,7 @@ def _condition_bytes(cond: SpendingCondition) -> bytes:
     return head + len(cond.fields).to_bytes(4, "big") + fields + cond.signatures_required.to_bytes(2, "big")
 
 
-def _payload_bytes(p: Payload) -> bytes:
+def serialize_payload(p: Payload) -> bytes:
     match p:
         case TokenTransferPayload():
             return bytes([TOKEN_TRANSFER]) + serialize(p.recipient) + p.amount.to_bytes(8, "big") + p.memo
@@ -266,7 +266,7 @@ def serialize_transaction(tx: Transaction) -> bytes:
     out += bytes([tx.anchor_mode, tx.post_condition_mode]) + len(tx.post_conditions).to_bytes(4, "big")
     for pc in tx.post_conditions:
         out += serialize_post_condition(pc)
-    out += _payload_bytes(tx.payload)
+    out += serialize_payload(tx.payload)
     return bytes(out)
 
 
@@ -406,7 +406,7 @@ def make_contract_call(contract_address: str, contract_name: str, function_name:
     """A contract call, signed when private_key is given. Post-condition mode is deny by default."""
     validate_contract_name(contract_name)
     payload = ContractCallPayload(contract_address, contract_name, function_name, tuple(args))
-    _payload_bytes(payload)  # validates names and address now, not at broadcast
+    serialize_payload(payload)  # validates names and address now, not at broadcast
     return _finish(payload, private_key, public_key, nonce, fee, network, post_conditions,
                    post_condition_mode, anchor_mode, sponsored)
 
