@@ -169,6 +169,8 @@ class Tuple(ClarityValue):
     data: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        if not self.data:
+            raise StacksError("a tuple needs at least one key (the Clarity VM has no empty tuples)")
         for key in self.data:
             if not isinstance(key, str) or not CLARITY_NAME.match(key) or len(key) > 128:
                 raise StacksError(f"'{key}' is not a valid Clarity tuple key")
@@ -300,6 +302,8 @@ def read_value(r: ByteReader, depth: int = 0) -> ClarityValue:
         return List(tuple(read_value(r, depth + 1) for _ in range(n)))
     if prefix == T.TUPLE:
         n = _read_count(r, "tuple")
+        if not n:
+            raise DecodeError("empty tuple (the Clarity VM has no empty tuples)")
         items = {}
         for _ in range(n):
             key = _read_name(r, CLARITY_NAME, "tuple key")

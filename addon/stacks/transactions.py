@@ -111,8 +111,13 @@ class Authorization:
     sponsor: SpendingCondition | None = None
 
 
-def _empty_sponsor() -> SingleSigCondition:
-    return SingleSigCondition(P2PKH, bytes(20), 0, 0, KEY_COMPRESSED)
+def _empty_sponsor(signer: bytes = bytes(20)) -> SingleSigCondition:
+    """The sponsor slot before a sponsor fills it; in the sighash its signer is all zeros."""
+    return SingleSigCondition(P2PKH, signer, 0, 0, KEY_COMPRESSED)
+
+
+# stacks.js fills the unsigned sponsor slot with the hash of an all-zero public key; we do the same.
+_PLACEHOLDER_SPONSOR_SIGNER = bytes.fromhex("29cfc6376255a78451eeb4b129ed8eacffa2feef")
 
 
 # ---- the transaction ------------------------------------------------------------------------------
@@ -163,6 +168,14 @@ class Transaction:
         origin = self.auth.origin
         signature = _sign_condition(origin, self.initial_sighash(), AUTH_STANDARD, private_key_hex)
         return replace(self, auth=replace(self.auth, origin=replace(origin, signature=signature)))
+
+    def with_sponsor(self, public_key: bytes, fee: int, nonce: int) -> "Transaction":
+        """Fill the sponsor slot of a sponsored transaction (before sign_sponsor)."""
+        if self.auth.auth_type != AUTH_SPONSORED:
+            raise SigningError("only a sponsored transaction takes a sponsor")
+        encoding = KEY_COMPRESSED if len(public_key) == 33 else KEY_UNCOMPRESSED
+        sponsor = SingleSigCondition(P2PKH, hash160(bytes(public_key)), nonce, fee, encoding)
+        return replace(self, auth=replace(self.auth, sponsor=sponsor))
 
     def sign_sponsor(self, private_key_hex) -> "Transaction":
         """Sign as the sponsor of a sponsored transaction the origin has already signed."""
@@ -386,7 +399,7 @@ def _unsigned(payload: Payload, public_key: bytes, nonce: int, fee: int, network
                           f"anchor modes {list(ANCHOR_MODES)}") from None
     encoding = KEY_COMPRESSED if len(public_key) == 33 else KEY_UNCOMPRESSED
     origin = SingleSigCondition(P2PKH, hash160(public_key), nonce, 0 if sponsored else fee, encoding)
-    auth = Authorization(AUTH_SPONSORED, origin, _empty_sponsor()) if sponsored else Authorization(AUTH_STANDARD, origin)
+    auth = Authorization(AUTH_SPONSORED, origin, _empty_sponsor(_PLACEHOLDER_SPONSOR_SIGNER)) if sponsored else Authorization(AUTH_STANDARD, origin)
     return Transaction(net.transaction_version, net.chain_id, auth, anchor, mode, tuple(post_conditions), payload)
 
 

@@ -1,0 +1,108 @@
+"""Who may touch a job's data: its requester and its assigned provider, as recorded on chain.
+
+`JobAuthority` is the interface the relay depends on. `ChainJobAuthority` reads the contract's
+read-only `get-job`; `CachedJobAuthority` keeps answers briefly so a burst of requests costs one chain
+call; `TableJobAuthority` is a local SQLite table standing in for the chain in tests and offline demos
+(where the chain is not what is under test).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class JobParties:
+    requester: str
+    provider: str | None = None
+    # sha256 of the encrypted scene manifest committed on chain, when the chain records one.
+    scene_manifest_hash: bytes | None = None
+
+
+class JobAuthority(Protocol):
+    def parties(self, job_id: int) -> JobParties | None:
+        """The job's parties, or None when no such job exists."""
+        ...
+
+
+class CachedJobAuthority:
+    """Caches answers for `ttl` seconds (missing jobs for `negative_ttl`, as they may appear any moment)."""
+
+    def __init__(self, inner: JobAuthority, ttl: float = 5.0, negative_ttl: float = 1.0, clock=time.monotonic):
+        self.inner, self.ttl, self.negative_ttl, self.clock = inner, ttl, negative_ttl, clock
+        self._cache: dict[int, tuple[float, JobParties | None]] = {}
+        self._lock = threading.Lock()
+
+    def parties(self, job_id: int) -> JobParties | None:
+        now = self.clock()
+        with self._lock:
+            hit = self._cache.get(job_id)
+            if hit and hit[0] > now:
+                return hit[1]
+        value = self.inner.parties(job_id)
+        with self._lock:
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[job_id] = (now + (self.ttl if value else self.negative_ttl), value)
+        return value
+
+
+class TableJobAuthority:
+    """Job parties from a local SQLite table; a stand-in for the chain where the chain is not under test."""
+
+    def __init__(self, path: str):
+        self.path = path
+        with self._connect() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS jobs (job_id INTEGER PRIMARY KEY, requester TEXT NOT NULL,"
+                " provider TEXT, scene_manifest_hash BLOB)"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=10)
+
+    def set_job(self, job_id: int, requester: str, provider: str | None = None, scene_manifest_hash=None):
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?)", (job_id, requester, provider, scene_manifest_hash)
+            )
+
+    def parties(self, job_id: int) -> JobParties | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT requester, provider, scene_manifest_hash FROM jobs WHERE job_id = ?", (job_id,)
+            ).fetchone()
+        return JobParties(row[0], row[1], row[2]) if row else None
+
+
+class ChainJobAuthority:
+    """Reads `get-job` from the render-farm contract through the node's read-only call endpoint.
+
+    The relay's whole view of the contract is this class. `get-job` returns `(optional (tuple ...))`
+    with at least `requester` and `provider` (optional principal); see docs/contract.md.
+    """
+
+    def __init__(self, client, contract_id: str):
+        self.client, self.contract_id = client, contract_id
+
+    def parties(self, job_id: int) -> JobParties | None:
+        from addon.stacks import clarity
+
+        job = clarity.to_python(self.client.call_read_only(self.contract_id, "get-job", [clarity.UInt(job_id)]))
+        if isinstance(job, dict) and "ok" in job:  # tolerate a (response (optional ...)) signature
+            job = job["ok"]
+        if job is None:
+            return None
+        if not isinstance(job, dict) or "requester" not in job:
+            raise ValueError(f"unexpected get-job result from {self.contract_id}: {job!r}")
+        provider = job.get("provider")
+        manifest_hash = job.get("manifest-hash") or job.get("scene-manifest-hash")
+        return JobParties(
+            requester=str(job["requester"]),
+            provider=str(provider) if provider else None,
+            scene_manifest_hash=bytes(manifest_hash) if manifest_hash else None,
+        )
