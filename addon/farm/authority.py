@@ -32,7 +32,9 @@ class JobAuthority(Protocol):
 class CachedJobAuthority:
     """Caches answers for `ttl` seconds (missing jobs for `negative_ttl`, as they may appear any moment)."""
 
-    def __init__(self, inner: JobAuthority, ttl: float = 5.0, negative_ttl: float = 1.0, clock=time.monotonic):
+    def __init__(
+        self, inner: JobAuthority, ttl: float = 5.0, negative_ttl: float = 1.0, clock=time.monotonic
+    ):
         self.inner, self.ttl, self.negative_ttl, self.clock = inner, ttl, negative_ttl, clock
         self._cache: dict[int, tuple[float, JobParties | None]] = {}
         self._lock = threading.Lock()
@@ -68,7 +70,8 @@ class TableJobAuthority:
     def set_job(self, job_id: int, requester: str, provider: str | None = None, scene_manifest_hash=None):
         with self._connect() as db:
             db.execute(
-                "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?)", (job_id, requester, provider, scene_manifest_hash)
+                "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?)",
+                (job_id, requester, provider, scene_manifest_hash),
             )
 
     def parties(self, job_id: int) -> JobParties | None:
@@ -92,7 +95,9 @@ class ChainJobAuthority:
     def parties(self, job_id: int) -> JobParties | None:
         from addon.stacks import clarity
 
-        job = clarity.to_python(self.client.call_read_only(self.contract_id, "get-job", [clarity.UInt(job_id)]))
+        job = clarity.to_python(
+            self.client.call_read_only(self.contract_id, "get-job", [clarity.UInt(job_id)])
+        )
         if isinstance(job, dict) and "ok" in job:  # tolerate a (response (optional ...)) signature
             job = job["ok"]
         if job is None:

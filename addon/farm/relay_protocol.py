@@ -26,6 +26,8 @@ def body_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def canonical_request(method: str, path_and_query: str, content_sha256: str, timestamp: int, nonce: str) -> str:
+def canonical_request(
+    method: str, path_and_query: str, content_sha256: str, timestamp: int, nonce: str
+) -> str:
     """The exact text that is signed. `path_and_query` is the path as sent, e.g. "/v1/blobs/ab..?x=1"."""
     return "\n".join([SIGNING_DOMAIN, method.upper(), path_and_query, content_sha256, str(timestamp), nonce])

@@ -1,0 +1,1 @@
+"""The relay: content-addressed encrypted blobs, job documents and progress between requester and provider."""

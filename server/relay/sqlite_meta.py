@@ -1,0 +1,243 @@
+"""Metadata on SQLite: blobs, upload sessions, seen nonces, job documents, blob references, progress.
+
+One connection behind a lock (SQLite serializes writers anyway); WAL so readers never block.
+A PostgreSQL store for several relay instances would implement the same methods.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS blobs (
+  blob_id TEXT PRIMARY KEY, size INTEGER NOT NULL, owner TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS blobs_owner ON blobs(owner);
+CREATE TABLE IF NOT EXISTS uploads (
+  owner TEXT NOT NULL, blob_id TEXT NOT NULL, size INTEGER NOT NULL,
+  created_at REAL NOT NULL, updated_at REAL NOT NULL, PRIMARY KEY (owner, blob_id));
+CREATE TABLE IF NOT EXISTS nonces (
+  address TEXT NOT NULL, nonce TEXT NOT NULL, expires_at REAL NOT NULL, PRIMARY KEY (address, nonce));
+CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces(expires_at);
+CREATE TABLE IF NOT EXISTS jobs (job_id INTEGER PRIMARY KEY, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+  job_id INTEGER NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, data BLOB NOT NULL,
+  sha256 TEXT NOT NULL, updated_at REAL NOT NULL, PRIMARY KEY (job_id, kind, name));
+CREATE TABLE IF NOT EXISTS refs (
+  job_id INTEGER NOT NULL, kind TEXT NOT NULL, blob_id TEXT NOT NULL, PRIMARY KEY (job_id, kind, blob_id));
+CREATE INDEX IF NOT EXISTS refs_blob ON refs(blob_id);
+CREATE TABLE IF NOT EXISTS progress (
+  job_id INTEGER NOT NULL, seq INTEGER NOT NULL, at REAL NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (job_id, seq));
+"""
+
+
+@dataclass(frozen=True)
+class Document:
+    data: bytes
+    sha256: str
+    updated_at: float
+    blob_ids: list[str]
+
+
+class SqliteMetadata:
+    def __init__(self, path: Path):
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    def _one(self, sql, args=()):
+        with self._lock:
+            return self._db.execute(sql, args).fetchone()
+
+    def _all(self, sql, args=()):
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def _write(self, sql, args=()):
+        with self._lock:
+            return self._db.execute(sql, args)
+
+    def close(self):
+        with self._lock:
+            self._db.close()
+
+    # ---- blobs and uploads
+
+    def blob_size(self, blob_id: str) -> int | None:
+        row = self._one("SELECT size FROM blobs WHERE blob_id = ?", (blob_id,))
+        return row[0] if row else None
+
+    def missing_blobs(self, blob_ids: list[str]) -> list[str]:
+        present: set[str] = set()
+        for i in range(0, len(blob_ids), 500):
+            part = blob_ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            present.update(
+                r[0] for r in self._all(f"SELECT blob_id FROM blobs WHERE blob_id IN ({marks})", part)
+            )
+        return [b for b in blob_ids if b not in present]
+
+    def add_blob(self, blob_id: str, size: int, owner: str, now: float) -> None:
+        """Record a published blob and close the session that produced it, in one transaction."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?, ?)", (blob_id, size, owner, now))
+            self._db.execute("DELETE FROM uploads WHERE owner = ? AND blob_id = ?", (owner, blob_id))
+
+    def delete_blob_row(self, blob_id: str) -> None:
+        self._write("DELETE FROM blobs WHERE blob_id = ?", (blob_id,))
+
+    def all_blob_ids(self) -> set[str]:
+        return {r[0] for r in self._all("SELECT blob_id FROM blobs")}
+
+    def used_bytes(self, owner: str) -> int:
+        row = self._one(
+            "SELECT (SELECT COALESCE(SUM(size), 0) FROM blobs WHERE owner = ?)"
+            " + (SELECT COALESCE(SUM(size), 0) FROM uploads WHERE owner = ?)",
+            (owner, owner),
+        )
+        return row[0]
+
+    def totals(self) -> tuple[int, int, int]:
+        row = self._one("SELECT COUNT(*), COALESCE(SUM(size), 0), (SELECT COUNT(*) FROM uploads) FROM blobs")
+        return row[0], row[1], row[2]
+
+    def get_upload(self, owner: str, blob_id: str) -> int | None:
+        row = self._one("SELECT size FROM uploads WHERE owner = ? AND blob_id = ?", (owner, blob_id))
+        return row[0] if row else None
+
+    def put_upload(self, owner: str, blob_id: str, size: int, now: float) -> None:
+        self._write(
+            "INSERT INTO uploads VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT(owner, blob_id) DO UPDATE SET updated_at = ?",
+            (owner, blob_id, size, now, now, now),
+        )
+
+    def delete_upload(self, owner: str, blob_id: str) -> None:
+        self._write("DELETE FROM uploads WHERE owner = ? AND blob_id = ?", (owner, blob_id))
+
+    def all_uploads(self) -> list[tuple[str, str, float]]:
+        return self._all("SELECT owner, blob_id, updated_at FROM uploads")
+
+    # ---- replay protection
+
+    def use_nonce(self, address: str, nonce: str, expires_at: float) -> bool:
+        """True the first time (address, nonce) is seen; False for a replay."""
+        try:
+            self._write("INSERT INTO nonces VALUES (?, ?, ?)", (address, nonce, expires_at))
+            return True
+        except sqlite3.IntegrityError:
+            return False
+
+    def purge_nonces(self, now: float) -> int:
+        return self._write("DELETE FROM nonces WHERE expires_at < ?", (now,)).rowcount
+
+    # ---- job documents
+
+    def put_document(
+        self,
+        job_id: int,
+        kind: str,
+        name: str,
+        data: bytes,
+        sha256: str,
+        blob_ids: list[str] | None,
+        now: float,
+    ) -> list[str]:
+        """Store a document and (when given) replace its blob references. Returns referenced blobs that
+        do not exist; then nothing is stored, so a manifest never points at bytes the relay lacks."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            missing = []
+            for blob_id in blob_ids or []:
+                if not self._db.execute("SELECT 1 FROM blobs WHERE blob_id = ?", (blob_id,)).fetchone():
+                    missing.append(blob_id)
+            if missing:
+                return missing
+            self._db.execute(
+                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?)",
+                (job_id, kind, name, data, sha256, now),
+            )
+            self._db.execute("INSERT OR REPLACE INTO jobs VALUES (?, ?)", (job_id, now))
+            if blob_ids is not None:
+                self._db.execute("DELETE FROM refs WHERE job_id = ? AND kind = ?", (job_id, kind))
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO refs VALUES (?, ?, ?)", [(job_id, kind, b) for b in blob_ids]
+                )
+            return []
+
+    def get_document(self, job_id: int, kind: str, name: str) -> Document | None:
+        row = self._one(
+            "SELECT data, sha256, updated_at FROM documents WHERE job_id = ? AND kind = ? AND name = ?",
+            (job_id, kind, name),
+        )
+        if not row:
+            return None
+        refs = [
+            r[0]
+            for r in self._all(
+                "SELECT blob_id FROM refs WHERE job_id = ? AND kind = ? ORDER BY blob_id", (job_id, kind)
+            )
+        ]
+        return Document(bytes(row[0]), row[1], row[2], refs)
+
+    def list_documents(self, job_id: int, kind: str) -> list[tuple[str, int, str, float]]:
+        return self._all(
+            "SELECT name, length(data), sha256, updated_at FROM documents WHERE job_id = ? AND kind = ?"
+            " ORDER BY name",
+            (job_id, kind),
+        )
+
+    def delete_job(self, job_id: int) -> None:
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            for table in ("documents", "refs", "progress", "jobs"):
+                self._db.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
+
+    def stale_jobs(self, before: float) -> list[int]:
+        return [r[0] for r in self._all("SELECT job_id FROM jobs WHERE updated_at < ?", (before,))]
+
+    # ---- progress
+
+    def add_progress(self, job_id: int, body: str, now: float) -> int:
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            row = self._db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM progress WHERE job_id = ?", (job_id,)
+            ).fetchone()
+            seq = row[0] + 1
+            self._db.execute("INSERT INTO progress VALUES (?, ?, ?, ?)", (job_id, seq, now, body))
+            self._db.execute("INSERT OR REPLACE INTO jobs VALUES (?, ?)", (job_id, now))
+            # Keep the newest heartbeats only: followers need the trend, not the whole history.
+            self._db.execute("DELETE FROM progress WHERE job_id = ? AND seq <= ?", (job_id, seq - 1000))
+            return seq
+
+    def progress_after(self, job_id: int, after: int, limit: int = 500) -> list[tuple[int, float, str]]:
+        return self._all(
+            "SELECT seq, at, body FROM progress WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (job_id, after, limit),
+        )
+
+    # ---- garbage collection
+
+    def collectable_blobs(self, created_before: float, limit: int = 1000) -> list[str]:
+        return [
+            r[0]
+            for r in self._all(
+                "SELECT blob_id FROM blobs b WHERE created_at < ?"
+                " AND NOT EXISTS (SELECT 1 FROM refs r WHERE r.blob_id = b.blob_id) LIMIT ?",
+                (created_before, limit),
+            )
+        ]
+
+    def delete_blob_if_unreferenced(self, blob_id: str) -> bool:
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            if self._db.execute("SELECT 1 FROM refs WHERE blob_id = ?", (blob_id,)).fetchone():
+                return False
+            return self._db.execute("DELETE FROM blobs WHERE blob_id = ?", (blob_id,)).rowcount > 0
