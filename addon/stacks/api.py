@@ -11,7 +11,14 @@ import httpx
 
 from . import clarity
 from .clarity import ClarityValue
-from .errors import ApiError, NetworkError, TransactionFailed, TransactionRejected, TransactionTimeout
+from .errors import (
+    ApiError,
+    InvalidAddressError,
+    NetworkError,
+    TransactionFailed,
+    TransactionRejected,
+    TransactionTimeout,
+)
 from .keys import parse_principal
 from .network import Network, get_network
 from .transactions import Transaction, serialize_payload
@@ -207,7 +214,7 @@ _REJECTION_HINTS = {
 def _contract(contract_id: str) -> tuple[str, str]:
     address, name = parse_principal(contract_id)
     if not name:
-        raise ValueError(f"'{contract_id}' is not a contract id (ADDRESS.contract-name)")
+        raise InvalidAddressError(f"'{contract_id}' is not a contract id (ADDRESS.contract-name)")
     return address, name
 
 

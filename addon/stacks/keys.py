@@ -5,6 +5,7 @@ Private keys are hex strings as in stacks.js: 64 digits (the public key is then 
 """
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 import coincurve
@@ -147,23 +148,23 @@ def validate_address(address: str, network: str | None = None) -> str:
     return address
 
 
-CONTRACT_NAME_MAX = 40
-
-
 def validate_contract_name(name: str) -> str:
-    import re
-
     if not isinstance(name, str) or not re.fullmatch(r"[a-zA-Z]([a-zA-Z0-9]|[-_])*", name) or len(name) > 128:
         raise InvalidAddressError(f"'{name}' is not a valid contract name (letter first, then letters, digits, - or _)")
     return name
 
 
-def parse_principal(principal: str) -> tuple[str, str | None]:
-    """Split 'ADDR' or 'ADDR.contract-name' into (address, contract name or None), validating both."""
+def parse_principal(principal: str, strict: bool = True) -> tuple[str, str | None]:
+    """Split 'ADDR' or 'ADDR.contract-name' into (address, contract name or None), validating both.
+
+    strict=False accepts any c32 version < 32, as the wire format does (used when re-encoding decoded data)."""
     if not isinstance(principal, str):
         raise InvalidAddressError(f"a principal is a string, got {type(principal).__name__}")
     address, dot, name = principal.partition(".")
-    parse_address(address)
+    if strict:
+        parse_address(address)
+    else:
+        c32_address_decode(address)
     if dot:
         validate_contract_name(name)
         return address, name

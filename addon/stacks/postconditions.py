@@ -111,7 +111,7 @@ def _validate_principal(principal: str) -> None:
 
 def _split_asset(asset: str) -> tuple[str, str, str]:
     contract, sep, name = asset.partition("::")
-    address, contract_name = parse_principal(contract)
+    address, contract_name = parse_principal(contract, strict=False)
     if not sep or not contract_name or not name:
         raise StacksError(f"asset '{asset}' must look like ADDRESS.contract::asset-name")
     return address, contract_name, name
@@ -130,7 +130,7 @@ def _lp(text: str) -> bytes:
 def _principal_bytes(principal: str) -> bytes:
     if principal == "origin":
         return bytes([_PRINCIPAL_ORIGIN])
-    address, name = parse_principal(principal)
+    address, name = parse_principal(principal, strict=False)
     version, h = c32_address_decode(address)
     if name is None:
         return bytes([_PRINCIPAL_STANDARD, version]) + h

@@ -12,7 +12,12 @@ from .clarity import ClarityValue, ContractPrincipal, StandardPrincipal, read_va
 from .errors import DecodeError, SigningError, StacksError
 from .keys import hash160, parse_private_key, public_key_from_private_key, validate_contract_name
 from .network import Network, get_network
-from .postconditions import PostCondition, read_address, read_lp_string, read_post_condition, serialize_post_condition
+from .postconditions import (
+    read_address,
+    read_lp_string,
+    read_post_condition,
+    serialize_post_condition,
+)
 from .reader import ByteReader
 from .signing import recover_public_key_rsv, sign_hash_vrs, vrs_to_rsv
 
