@@ -41,9 +41,10 @@ def _containers(children):
 
 clarity_values = st.recursive(leaves, _containers, max_leaves=20)
 
+CURVE_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 private_keys = st.builds(
     lambda secret, compressed: secret.hex() + ("01" if compressed else ""),
-    st.integers(1, 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364140).map(lambda n: n.to_bytes(32, "big")),
+    st.integers(1, CURVE_ORDER - 1).map(lambda n: n.to_bytes(32, "big")),
     st.booleans(),
 )
 

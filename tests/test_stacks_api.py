@@ -195,6 +195,7 @@ def test_fee_estimate_falls_back_to_the_transfer_rate(node, client):
     tx = make_stx_transfer(ADDR, 5, private_key=KEY, nonce=0, fee=200)
     node.routes[("POST", "/v2/fees/transaction")] = (200, {"estimations": [{"fee": 100}, {"fee": 250}, {"fee": 900}]})
     assert client.estimate_fee(tx) == 250
-    node.routes[("POST", "/v2/fees/transaction")] = (400, {"error": "Estimator RPC endpoint failed: NoEstimateAvailable"})
+    no_estimate = {"error": "Estimator RPC endpoint failed: NoEstimateAvailable"}
+    node.routes[("POST", "/v2/fees/transaction")] = (400, no_estimate)
     node.routes[("GET", "/v2/fees/transfer")] = (200, 2)
     assert client.estimate_fee(tx) == max(2 * len(tx.serialize()), 180)

@@ -177,7 +177,8 @@ def test_stx_transfer_matches_js(js, key, network, recipient, memo):
 
 @pytest.mark.parametrize("clarity_version", [1, 2, 3, 4])
 def test_contract_deploy_matches_js(js, clarity_version):
-    code = ';; render farm\n(define-data-var n uint u0)\n(define-public (bump) (ok (var-set n (+ (var-get n) u1))))\n;; ✓'
+    code = (";; render farm\n(define-data-var n uint u0)\n"
+            "(define-public (bump) (ok (var-set n (+ (var-get n) u1))))\n;; ✓")
     python_tx = tx.make_contract_deploy("render-farm", code, clarity_version=clarity_version, private_key=KEY,
                                         nonce=3, fee=100_000, network="testnet")
     _check_against_js(js, python_tx, {

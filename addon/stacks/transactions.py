@@ -404,7 +404,10 @@ def _unsigned(payload: Payload, public_key: bytes, nonce: int, fee: int, network
                           f"anchor modes {list(ANCHOR_MODES)}") from None
     encoding = KEY_COMPRESSED if len(public_key) == 33 else KEY_UNCOMPRESSED
     origin = SingleSigCondition(P2PKH, hash160(public_key), nonce, 0 if sponsored else fee, encoding)
-    auth = Authorization(AUTH_SPONSORED, origin, _empty_sponsor(_PLACEHOLDER_SPONSOR_SIGNER)) if sponsored else Authorization(AUTH_STANDARD, origin)
+    if sponsored:
+        auth = Authorization(AUTH_SPONSORED, origin, _empty_sponsor(_PLACEHOLDER_SPONSOR_SIGNER))
+    else:
+        auth = Authorization(AUTH_STANDARD, origin)
     return Transaction(net.transaction_version, net.chain_id, auth, anchor, mode, tuple(post_conditions), payload)
 
 
