@@ -1,0 +1,251 @@
+// The devnet chain: a simnet plus what simnet lacks (nonces, fees, post-conditions, a durable
+// log, rollback). Every action runs one at a time through `serial`.
+//
+// Rollback: simnet cannot undo a block. When a payload must not take effect (post-condition
+// failure, runtime error), the action is logged as "fee only" and the whole chain is rebuilt from
+// genesis by replaying the log; the rebuilt chain holds the fee and nonce but nothing else.
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { Cl } from "@stacks/transactions";
+import { admit } from "./admission.mjs";
+import { argumentsMismatch, typeMismatch } from "./argtypes.mjs";
+import { cvToHex, hexToCV } from "./clarity.mjs";
+import { ERR_NONE, FEE_RECIPIENT, executeFeeOnly, executeInBlock } from "./execute.mjs";
+import { assetMapFromEvents, postConditionFailure } from "./postconditions.mjs";
+import { bootSimnet, clarityVersionNumber } from "./simnet.mjs";
+import { decodeTransaction } from "./txdecode.mjs";
+
+const OK_TRUE = Cl.ok(Cl.bool(true));
+const SECONDS_PER_BURN_BLOCK = 600; // what simnet adds to the chain clock per burn block
+const SECONDS_PER_STACKS_BLOCK = 10; // and per Stacks block
+
+/** Hash of Clarinet.toml, the settings and every contract: a log only replays on the same code. */
+export function contractsFingerprint(contractDir) {
+  const hash = crypto.createHash("sha256");
+  const files = ["Clarinet.toml", "settings/Devnet.toml"];
+  const contracts = path.join(contractDir, "contracts");
+  if (fs.existsSync(contracts)) {
+    for (const f of fs.readdirSync(contracts).sort()) if (f.endsWith(".clar")) files.push(path.join("contracts", f));
+  }
+  for (const f of files) {
+    const p = path.join(contractDir, f);
+    hash.update(f + "\0" + (fs.existsSync(p) ? fs.readFileSync(p) : "") + "\0");
+  }
+  return hash.digest("hex");
+}
+
+export class Chain {
+  /** `log` is a FileLog or MemoryLog; `manifestPath` relative to the cwd (the contract dir). */
+  constructor({ log, manifestPath, devnetToml }) {
+    this.log = log;
+    this.manifestPath = manifestPath;
+    this.devnetToml = devnetToml;
+    this.queue = Promise.resolve();
+    this.lastRebuildMs = 0;
+  }
+
+  /** Run `fn` after every action queued before it; actions never interleave. */
+  serial(fn) {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  async start() {
+    await this.#rebuild(false);
+  }
+
+  // ---- state rebuilt from the log ------------------------------------------------------------
+
+  async #rebuild(fresh) {
+    const t0 = performance.now();
+    this.simnet = await bootSimnet({ manifestPath: this.manifestPath, genesisMs: this.log.genesis.genesis_ms, fresh });
+    this.nonces = new Map();
+    this.records = new Map();
+    this.publishHeights = new Map();
+    this.interfaces = null;
+    this.epoch = Number.parseFloat(this.simnet.currentEpoch);
+    this.maxClarityVersion = clarityVersionNumber(this.simnet.getDefaultClarityVersionForCurrentEpoch());
+    for (const entry of this.log.entries) this.#replay(entry);
+    this.lastRebuildMs = performance.now() - t0;
+  }
+
+  #replay(entry) {
+    switch (entry.kind) {
+      case "tx": {
+        const d = decodeTransaction(Buffer.from(entry.hex, "hex"));
+        if (entry.outcome === "fee_only") {
+          this.#mineFeeOnly(d, entry.status, hexToCV(entry.result), entry.vm_error);
+        } else {
+          const run = executeInBlock(this.simnet, d, this.maxClarityVersion);
+          if (run.runtimeError) {
+            throw new Error(`replaying ${d.txid} failed where it had succeeded (${run.runtimeError}); the chain is not deterministic`);
+          }
+          this.#recordExecuted(d, run);
+        }
+        break;
+      }
+      case "faucet":
+        this.simnet.mintSTX(entry.address, BigInt(entry.amount));
+        break;
+      case "advance":
+        if (entry.burn_blocks) this.simnet.mineEmptyBurnBlocks(entry.burn_blocks);
+        if (entry.stacks_blocks) this.simnet.mineEmptyStacksBlocks(entry.stacks_blocks);
+        break;
+      default:
+        throw new Error(`unknown log entry kind ${entry.kind}`);
+    }
+  }
+
+  #block() {
+    return { height: this.simnet.stacksBlockHeight, burnHeight: this.simnet.burnBlockHeight, time: Number(this.simnet.getBlockTime()) };
+  }
+
+  #consumeNonce(d) {
+    this.nonces.set(d.sender, Number(d.nonce) + 1);
+  }
+
+  #mineFeeOnly(d, status, result, vmError) {
+    executeFeeOnly(this.simnet, d);
+    this.#consumeNonce(d);
+    this.records.set(d.txid, { d, status, result, events: [], costs: null, vmError, block: this.#block(), function: this.#functionOf(d) });
+  }
+
+  #recordExecuted(d, run) {
+    this.#consumeNonce(d);
+    let { result } = run;
+    if (d.kind === "smart_contract") {
+      result = OK_TRUE;
+      this.interfaces = null;
+      this.publishHeights.set(d.contractId, this.simnet.stacksBlockHeight);
+    }
+    const status = result.type === "err" ? "abort_by_response" : "success";
+    this.records.set(d.txid, { d, status, result, events: run.events, costs: run.costs, vmError: null, block: this.#block(), function: this.#functionOf(d) });
+  }
+
+  #functionOf(d) {
+    if (d.kind !== "contract_call") return null;
+    return this.contractInterface(d.contractId)?.functions.find((f) => f.name === d.functionName) ?? null;
+  }
+
+  // ---- actions (each appended to the log before it is acknowledged) ----------------------------
+
+  /** Raw signed bytes → { txid } or { rejection } (the node's 400 body). */
+  async submitTransaction(bytes) {
+    const { admitted: d, rejection } = admit(bytes, this);
+    if (rejection) return { rejection };
+    const run = executeInBlock(this.simnet, d, this.maxClarityVersion);
+    let failure = null;
+    if (run.runtimeError) {
+      failure = { status: "abort_by_response", result: ERR_NONE, vm_error: run.runtimeError };
+    } else {
+      const reason = postConditionFailure(d.tx.postConditions.values, d.tx.postConditionMode, d.sender, assetMapFromEvents(run.events));
+      if (reason) failure = { status: "abort_by_post_condition", result: run.result, vm_error: reason };
+    }
+    if (!failure) {
+      this.log.append({ kind: "tx", hex: d.hex, outcome: "executed" });
+      this.#recordExecuted(d, run);
+      return { txid: d.txid };
+    }
+    this.log.append({ kind: "tx", hex: d.hex, outcome: "fee_only", status: failure.status, result: cvToHex(failure.result), vm_error: failure.vm_error });
+    // A panic inside the WASM leaves the SDK object unusable: rebuild on a new one then.
+    await this.#rebuild(/unreachable|recursive use/i.test(run.runtimeError ?? ""));
+    return { txid: d.txid };
+  }
+
+  faucet(address, amount) {
+    this.log.append({ kind: "faucet", address, amount: amount.toString() });
+    this.simnet.mintSTX(address, amount);
+  }
+
+  /** Advance by Stacks blocks and/or chain-clock seconds; returns the blocks mined. */
+  advance({ blocks = 0, seconds = 0 }) {
+    // Each burn block moves the clock 600 s (and mines a Stacks block); finish with 10 s Stacks blocks.
+    const burnBlocks = Math.floor(seconds / SECONDS_PER_BURN_BLOCK);
+    const rest = seconds - burnBlocks * SECONDS_PER_BURN_BLOCK;
+    const stacksBlocks = blocks + Math.ceil(rest / SECONDS_PER_STACKS_BLOCK);
+    const entry = { kind: "advance", burn_blocks: burnBlocks, stacks_blocks: stacksBlocks };
+    this.log.append(entry);
+    this.#replay(entry);
+    return entry;
+  }
+
+  // ---- views ---------------------------------------------------------------------------------
+
+  /** POST /v2/contracts/call-read: { okay, result } or { okay: false, cause }. */
+  callReadOnly(contractId, functionName, args, sender) {
+    const iface = this.contractInterface(contractId);
+    if (!iface) return { okay: false, cause: `Unchecked(NoSuchContract("${contractId}"))` };
+    const fn = iface.functions.find((f) => f.name === functionName);
+    if (!fn || fn.access === "private") return { okay: false, cause: `Unchecked(UndefinedFunction("${functionName}"))` };
+    if (fn.access !== "read_only") {
+      return { okay: false, cause: `${functionName} is a public function: the devnet evaluates read-only functions only; send a transaction instead` };
+    }
+    const why = argumentsMismatch(fn, args);
+    if (why) return { okay: false, cause: `Unchecked(TypeValueError: ${why})` };
+    try {
+      const { result } = this.simnet.callReadOnlyFn(contractId, functionName, args, sender);
+      return { okay: true, result: cvToHex(result) };
+    } catch (e) {
+      return { okay: false, cause: String(e?.message ?? e) };
+    }
+  }
+
+  /** The value of a data var, or null when the contract has no such variable. */
+  dataVar(contractId, name) {
+    const v = this.contractInterface(contractId)?.variables.find((x) => x.name === name && x.access === "variable");
+    return v ? cvToHex(this.simnet.getDataVar(contractId, name)) : null;
+  }
+
+  /** { data } (a serialized optional), { missing } when there is no such map, { badKey } on a type mismatch. */
+  mapEntry(contractId, mapName, key) {
+    const map = this.contractInterface(contractId)?.maps.find((m) => m.name === mapName);
+    if (!map) return { missing: true };
+    const why = typeMismatch(map.key, key);
+    if (why) return { badKey: why };
+    return { data: cvToHex(this.simnet.getMapEntry(contractId, mapName, key)) };
+  }
+
+
+  nonceOf(principal) {
+    return this.nonces.get(principal) ?? 0;
+  }
+
+  balanceOf(principal) {
+    return this.simnet.getAssetsMap().get("STX")?.get(principal) ?? 0n;
+  }
+
+  contractInterface(contractId) {
+    if (!this.interfaces) this.interfaces = this.simnet.getContractsInterfaces();
+    return this.interfaces.get(contractId) ?? null;
+  }
+
+  contractSource(contractId) {
+    return this.contractInterface(contractId) ? this.simnet.getContractSource(contractId) : null;
+  }
+
+  publishHeight(contractId) {
+    return this.publishHeights.get(contractId) ?? 1;
+  }
+
+  record(txid) {
+    return this.records.get(txid) ?? null;
+  }
+
+  tip() {
+    return this.#block();
+  }
+
+  accounts() {
+    return this.simnet.getAccounts();
+  }
+
+  get feeRecipient() {
+    return FEE_RECIPIENT;
+  }
+
+  close() {
+    this.log.close();
+  }
+}
