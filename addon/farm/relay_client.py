@@ -88,6 +88,7 @@ class RelayClient:
         )
         self._sent_lock = threading.Lock()
         self.bytes_sent = 0  # blob bytes put on the wire (for progress and tests)
+        self.upload_interruptions = 0  # uploads that broke off and were resumed
 
     def close(self) -> None:
         self.http.close()
@@ -203,6 +204,8 @@ class RelayClient:
             except httpx.TransportError as exc:
                 sent_total += counted.n
                 failures += 1
+                with self._sent_lock:
+                    self.upload_interruptions += 1
                 if failures > self.retries:
                     raise RelayUnavailable(f"upload of {blob_id} keeps failing: {exc}") from exc
                 self._sleep(failures - 1)

@@ -152,9 +152,7 @@ def create_app(config: RelayConfig, authority: JobAuthority | None = None) -> Fa
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse, summary="Prometheus metrics")
     async def metrics():
         blobs, blob_bytes, uploads = await state.run(state.meta.totals)
-        return state.metrics.render(
-            {"blobs": blobs, "blob_bytes": blob_bytes, "uploads_in_progress": uploads}
-        )
+        return state.metrics.render({"blobs": blobs, "blob_bytes": blob_bytes, "uploads_in_progress": uploads})
 
     app.add_middleware(AccessLog, state=state)
     return app

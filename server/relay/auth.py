@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from addon.farm import relay_protocol as proto
 from addon.stacks.errors import StacksError
@@ -26,8 +27,11 @@ def _refuse(state, reason: str, message: str) -> RelayError:
 
 
 def _path_and_query(request: Request) -> str:
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    return request.scope["path"] + ("?" + query if query else "")
+    # The path exactly as sent (percent-encoding intact), so client and relay sign the same text.
+    scope = request.scope
+    path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    query = scope.get("query_string", b"").decode("latin-1")
+    return path + ("?" + query if query else "")
 
 
 async def authenticate(request: Request, body: bytes | None) -> str:
@@ -70,9 +74,7 @@ async def authenticate(request: Request, body: bytes | None) -> str:
                 f"blob bytes are signed with X-Farm-Content-SHA256: {proto.UNSIGNED_PAYLOAD}",
             )
     elif content != hashlib.sha256(body).hexdigest():
-        raise _refuse(
-            state, "body_mismatch", "the body does not match X-Farm-Content-SHA256 (altered in transit?)"
-        )
+        raise _refuse(state, "body_mismatch", "the body does not match X-Farm-Content-SHA256 (altered in transit?)")
     message = proto.canonical_request(request.method, _path_and_query(request), content, timestamp, nonce)
     try:
         address = address_from_public_key(recover_public_key(message, signature), state.config.network)
@@ -80,9 +82,7 @@ async def authenticate(request: Request, body: bytes | None) -> str:
         raise _refuse(state, "bad_signature", "the signature does not verify for this request") from None
     # Recorded only once the signature is valid, so nobody can burn another address's nonces.
     if not await state.run(state.meta.use_nonce, address, nonce, timestamp + skew + 1):
-        raise _refuse(
-            state, "replayed_nonce", "this nonce was already used; sign every request with a new nonce"
-        )
+        raise _refuse(state, "replayed_nonce", "this nonce was already used; sign every request with a new nonce")
     wait = state.limiter.allow(address)
     if wait:
         state.metrics.inc("rate_limited_total")
@@ -94,3 +94,18 @@ async def authenticate(request: Request, body: bytes | None) -> str:
         )
     request.state.address = address
     return address
+
+
+async def signed(request: Request) -> str:
+    """Dependency: the signer of a request whose body is covered by the signature."""
+    return await authenticate(request, await request.body())
+
+
+async def signed_stream(request: Request) -> str:
+    """Dependency: the signer of a request streaming blob bytes (verified by their content address)."""
+    return await authenticate(request, None)
+
+
+# Route parameter: runs before body validation, so unsigned requests get 401 rather than a schema error.
+Signer = Annotated[str, Depends(signed)]
+StreamSigner = Annotated[str, Depends(signed_stream)]

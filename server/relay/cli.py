@@ -12,25 +12,17 @@ from pathlib import Path
 
 from .config import RelayConfig
 
-ENV_NOTE = (
-    "Every flag defaults to an environment variable RELAY_<NAME> (e.g. RELAY_DATA, RELAY_PORT, RELAY_NODE)."
-)
+ENV_NOTE = "Every flag defaults to an environment variable RELAY_<NAME> (e.g. RELAY_DATA, RELAY_PORT, RELAY_NODE)."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = RelayConfig()
     parser.description = "Run the render-farm relay (HTTP API on uvicorn). " + ENV_NOTE
-    parser.add_argument(
-        "--data", type=Path, default=d.data_dir, help=f"data directory (default {d.data_dir})"
-    )
+    parser.add_argument("--data", type=Path, default=d.data_dir, help=f"data directory (default {d.data_dir})")
     parser.add_argument("--host", default=d.host, help=f"listen address (default {d.host})")
     parser.add_argument("--port", type=int, default=d.port, help=f"listen port (default {d.port})")
-    parser.add_argument(
-        "--node", default=d.node_url, help="Stacks node/API URL the job parties are read from"
-    )
-    parser.add_argument(
-        "--contract", default=d.contract, help="render-farm contract id, ADDRESS.NAME (with --node)"
-    )
+    parser.add_argument("--node", default=d.node_url, help="Stacks node/API URL the job parties are read from")
+    parser.add_argument("--contract", default=d.contract, help="render-farm contract id, ADDRESS.NAME (with --node)")
     parser.add_argument(
         "--jobs-table",
         type=Path,
@@ -52,13 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--authority-ttl", type=float, default=d.authority_ttl, help="seconds a job's parties are cached"
     )
-    parser.add_argument(
-        "--gc-grace", type=float, default=d.gc_grace, help="seconds an unreferenced blob is kept"
-    )
+    parser.add_argument("--gc-grace", type=float, default=d.gc_grace, help="seconds an unreferenced blob is kept")
     parser.add_argument("--gc-interval", type=float, default=d.gc_interval, help="seconds between GC runs")
-    parser.add_argument(
-        "--upload-ttl", type=float, default=d.upload_ttl, help="seconds an idle upload session is kept"
-    )
+    parser.add_argument("--upload-ttl", type=float, default=d.upload_ttl, help="seconds an idle upload session is kept")
     parser.add_argument(
         "--job-retention",
         type=float,

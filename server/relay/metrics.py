@@ -32,9 +32,7 @@ class Metrics:
         with self._lock:
             for (name, labels), value in sorted(self.counters.items()):
                 label_text = ",".join(f'{k}="{v}"' for k, v in labels)
-                lines.append(
-                    f"relay_{name}{{{label_text}}} {value:g}" if labels else f"relay_{name} {value:g}"
-                )
+                lines.append(f"relay_{name}{{{label_text}}} {value:g}" if labels else f"relay_{name} {value:g}")
             cumulative = 0
             for bound, count in zip(LATENCY_BUCKETS, self.latency_counts, strict=False):
                 cumulative += count

@@ -10,15 +10,13 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 
-from .auth import authenticate
+from .auth import Signer, StreamSigner
 from .errors import RelayError
 from .storage import UploadKey
 
 router = APIRouter(prefix="/v1", tags=["blobs"])
 
-BlobId = Annotated[
-    str, Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the stored bytes, lowercase hex")
-]
+BlobId = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the stored bytes, lowercase hex")]
 BlobIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="sha256 of the stored bytes")]
 WRITE_BATCH = 1 << 20  # bytes handed to the disk thread at once: hashing and writing overlap receiving
 
@@ -48,15 +46,13 @@ def _state(request: Request):
 
 
 @router.post("/blobs/missing", response_model=MissingResponse, summary="Which of these blobs the relay lacks")
-async def missing_blobs(body: MissingRequest, request: Request):
-    await authenticate(request, await request.body())
+async def missing_blobs(body: MissingRequest, request: Request, address: Signer):
     state = _state(request)
     return MissingResponse(missing=await state.run(state.meta.missing_blobs, body.blob_ids))
 
 
 @router.post("/uploads", response_model=UploadStatus, summary="Start or resume the upload of one blob")
-async def start_upload(body: UploadStart, request: Request):
-    address = await authenticate(request, await request.body())
+async def start_upload(body: UploadStart, request: Request, address: Signer):
     state = _state(request)
     return await state.run(_start_upload, state, address, body.blob_id, body.size)
 
@@ -99,24 +95,20 @@ def _start_upload(state, address: str, blob_id: str, size: int) -> UploadStatus:
 
 
 @router.get("/uploads/{blob_id}", response_model=UploadStatus, summary="Progress of an upload")
-async def upload_status(blob_id: BlobIdPath, request: Request):
-    address = await authenticate(request, await request.body())
+async def upload_status(blob_id: BlobIdPath, request: Request, address: Signer):
     state = _state(request)
     stored = await state.run(state.meta.blob_size, blob_id)
     if stored is not None:
         return UploadStatus(blob_id=blob_id, size=stored, offset=stored, complete=True)
     size = await state.run(state.meta.get_upload, address, blob_id)
     if size is None:
-        raise RelayError(
-            404, "no_upload", "no upload of this blob in progress; start one with POST /v1/uploads"
-        )
+        raise RelayError(404, "no_upload", "no upload of this blob in progress; start one with POST /v1/uploads")
     offset = await state.run(state.blobs.upload_offset, UploadKey(address, blob_id))
     return UploadStatus(blob_id=blob_id, size=size, offset=offset, complete=False)
 
 
 @router.delete("/uploads/{blob_id}", status_code=204, summary="Abandon an upload")
-async def abort_upload(blob_id: BlobIdPath, request: Request):
-    address = await authenticate(request, await request.body())
+async def abort_upload(blob_id: BlobIdPath, request: Request, address: Signer):
     state = _state(request)
     key = UploadKey(address, blob_id)
     async with state.upload_lock(key):
@@ -139,24 +131,20 @@ async def abort_upload(blob_id: BlobIdPath, request: Request):
 async def upload_bytes(
     blob_id: BlobIdPath,
     request: Request,
+    address: StreamSigner,
     offset: Annotated[int, Query(ge=0, description="where these bytes start")],
 ):
-    address = await authenticate(request, None)
     state = _state(request)
     stored = await state.run(state.meta.blob_size, blob_id)
     if stored is not None:
         return UploadStatus(blob_id=blob_id, size=stored, offset=stored, complete=True)
     size = await state.run(state.meta.get_upload, address, blob_id)
     if size is None:
-        raise RelayError(
-            404, "no_upload", "no upload of this blob in progress; start one with POST /v1/uploads"
-        )
+        raise RelayError(404, "no_upload", "no upload of this blob in progress; start one with POST /v1/uploads")
     key = UploadKey(address, blob_id)
     lock = state.upload_lock(key)
     if lock.locked():
-        raise RelayError(
-            409, "upload_busy", "another request is sending bytes for this upload; retry shortly"
-        )
+        raise RelayError(409, "upload_busy", "another request is sending bytes for this upload; retry shortly")
     async with lock:
         session = await state.run(state.blobs.open_upload, key)
         if offset != session.offset:
@@ -213,8 +201,7 @@ def _finish_upload(state, key: UploadKey, session, size: int) -> None:
         raise RelayError(
             422,
             "hash_mismatch",
-            "the uploaded bytes do not hash to the blob id; the upload was "
-            "discarded, start again from offset 0",
+            "the uploaded bytes do not hash to the blob id; the upload was discarded, start again from offset 0",
         )
     with state.publish_lock:
         state.blobs.publish(key, session)
@@ -232,13 +219,10 @@ class BlobFileResponse(FileResponse):
     summary="Download a blob (Range supported)",
     responses={200: {"content": {"application/octet-stream": {}}}, 206: {"description": "partial"}},
 )
-async def download_blob(blob_id: BlobIdPath, request: Request):
-    await authenticate(request, await request.body())
+async def download_blob(blob_id: BlobIdPath, request: Request, address: Signer):
     state = _state(request)
     if await state.run(state.meta.blob_size, blob_id) is None:
-        raise RelayError(
-            404, "no_blob", "the relay has no blob with this id (ask /v1/blobs/missing, then upload)"
-        )
+        raise RelayError(404, "no_blob", "the relay has no blob with this id (ask /v1/blobs/missing, then upload)")
     path = state.blobs.blob_path(blob_id)
     if path is None:
         raise RelayError(404, "no_blob", "the blob was just collected; upload it again")

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from .auth import authenticate
+from .auth import Signer
 from .errors import RelayError
 from .routes_blobs import BlobId
 
@@ -96,9 +96,8 @@ class JobSummary(BaseModel):
     last_progress_seq: int
 
 
-async def _authorize(request: Request, job_id: int, role: str) -> str:
+async def _authorize(request: Request, address: str, job_id: int, role: str) -> str:
     """role: "requester", "provider" (the writer) or "party" (either may read)."""
-    address = await authenticate(request, await request.body())
     state = request.app.state.relay
     try:
         parties = await state.run(state.authority.parties, job_id)
@@ -170,8 +169,8 @@ async def _get_document(request: Request, job_id: int, kind: str, name: str = ""
 
 
 @router.get("/{job_id}", response_model=JobSummary, summary="What the relay holds for a job")
-async def job_summary(job_id: JobId, request: Request):
-    await _authorize(request, job_id, "party")
+async def job_summary(job_id: JobId, request: Request, address: Signer):
+    await _authorize(request, address, job_id, "party")
     state, parties = request.app.state.relay, request.state.parties
     meta = state.meta
     scene = await state.run(meta.get_document, job_id, SCENE, "")
@@ -189,28 +188,24 @@ async def job_summary(job_id: JobId, request: Request):
     )
 
 
-@router.delete(
-    "/{job_id}", status_code=204, summary="Drop a job's documents (requester); its blobs become collectable"
-)
-async def delete_job(job_id: JobId, request: Request):
-    await _authorize(request, job_id, "requester")
+@router.delete("/{job_id}", status_code=204, summary="Drop a job's documents (requester); its blobs become collectable")
+async def delete_job(job_id: JobId, request: Request, address: Signer):
+    await _authorize(request, address, job_id, "requester")
     state = request.app.state.relay
     await state.run(state.meta.delete_job, job_id)
     return Response(status_code=204)
 
 
 @router.put("/{job_id}/scene-manifest", response_model=Stored, summary="Store the encrypted scene manifest")
-async def put_scene_manifest(job_id: JobId, body: DocumentIn, request: Request):
-    await _authorize(request, job_id, "requester")
+async def put_scene_manifest(job_id: JobId, body: DocumentIn, request: Request, address: Signer):
+    await _authorize(request, address, job_id, "requester")
     data = _decode(body.ciphertext, request.app.state.relay.config.max_document_bytes)
     return await _put_document(request, job_id, SCENE, "", data, body.blob_ids)
 
 
-@router.get(
-    "/{job_id}/scene-manifest", response_model=DocumentOut, summary="Read the encrypted scene manifest"
-)
-async def get_scene_manifest(job_id: JobId, request: Request):
-    await _authorize(request, job_id, "party")
+@router.get("/{job_id}/scene-manifest", response_model=DocumentOut, summary="Read the encrypted scene manifest")
+async def get_scene_manifest(job_id: JobId, request: Request, address: Signer):
+    await _authorize(request, address, job_id, "party")
     doc = await _get_document(request, job_id, SCENE)
     return DocumentOut(
         ciphertext=base64.b64encode(doc.data).decode(),
@@ -221,17 +216,15 @@ async def get_scene_manifest(job_id: JobId, request: Request):
 
 
 @router.put("/{job_id}/result-manifest", response_model=Stored, summary="Store the encrypted result manifest")
-async def put_result_manifest(job_id: JobId, body: DocumentIn, request: Request):
-    await _authorize(request, job_id, "provider")
+async def put_result_manifest(job_id: JobId, body: DocumentIn, request: Request, address: Signer):
+    await _authorize(request, address, job_id, "provider")
     data = _decode(body.ciphertext, request.app.state.relay.config.max_document_bytes)
     return await _put_document(request, job_id, RESULT, "", data, body.blob_ids)
 
 
-@router.get(
-    "/{job_id}/result-manifest", response_model=DocumentOut, summary="Read the encrypted result manifest"
-)
-async def get_result_manifest(job_id: JobId, request: Request):
-    await _authorize(request, job_id, "party")
+@router.get("/{job_id}/result-manifest", response_model=DocumentOut, summary="Read the encrypted result manifest")
+async def get_result_manifest(job_id: JobId, request: Request, address: Signer):
+    await _authorize(request, address, job_id, "party")
     doc = await _get_document(request, job_id, RESULT)
     return DocumentOut(
         ciphertext=base64.b64encode(doc.data).decode(),
@@ -242,15 +235,15 @@ async def get_result_manifest(job_id: JobId, request: Request):
 
 
 @router.put("/{job_id}/previews/{name}", response_model=Stored, summary="Store an encrypted preview")
-async def put_preview(job_id: JobId, name: PreviewName, body: PreviewIn, request: Request):
-    await _authorize(request, job_id, "provider")
+async def put_preview(job_id: JobId, name: PreviewName, body: PreviewIn, request: Request, address: Signer):
+    await _authorize(request, address, job_id, "provider")
     data = _decode(body.ciphertext, request.app.state.relay.config.max_document_bytes)
     return await _put_document(request, job_id, PREVIEW, name, data, None)
 
 
 @router.get("/{job_id}/previews", response_model=list[PreviewInfo], summary="List previews")
-async def list_previews(job_id: JobId, request: Request):
-    await _authorize(request, job_id, "party")
+async def list_previews(job_id: JobId, request: Request, address: Signer):
+    await _authorize(request, address, job_id, "party")
     state = request.app.state.relay
     rows = await state.run(state.meta.list_documents, job_id, PREVIEW)
     return [PreviewInfo(name=n, size=s, sha256=h, updated_at=u) for n, s, h, u in rows]
@@ -261,15 +254,15 @@ async def list_previews(job_id: JobId, request: Request):
     summary="Read one encrypted preview (raw bytes)",
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-async def get_preview(job_id: JobId, name: PreviewName, request: Request):
-    await _authorize(request, job_id, "party")
+async def get_preview(job_id: JobId, name: PreviewName, request: Request, address: Signer):
+    await _authorize(request, address, job_id, "party")
     doc = await _get_document(request, job_id, PREVIEW, name)
     return Response(doc.data, media_type="application/octet-stream", headers={"X-Content-SHA256": doc.sha256})
 
 
 @router.post("/{job_id}/progress", response_model=SeqOut, summary="Post a progress heartbeat (provider)")
-async def post_progress(job_id: JobId, body: Heartbeat, request: Request):
-    await _authorize(request, job_id, "provider")
+async def post_progress(job_id: JobId, body: Heartbeat, request: Request, address: Signer):
+    await _authorize(request, address, job_id, "provider")
     state = request.app.state.relay
     seq = await state.run(state.meta.add_progress, job_id, body.model_dump_json(), time.time())
     state.notify_progress(job_id)
@@ -288,10 +281,11 @@ def _events(rows) -> list[ProgressEvent]:
 async def get_progress(
     job_id: JobId,
     request: Request,
+    address: Signer,
     after: Annotated[int, Query(ge=0, le=MAX_JOB_ID)] = 0,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT)] = 0,
 ):
-    await _authorize(request, job_id, "party")
+    await _authorize(request, address, job_id, "party")
     state = request.app.state.relay
     deadline = time.monotonic() + wait
     while True:
@@ -314,9 +308,9 @@ async def get_progress(
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def stream_progress(
-    job_id: JobId, request: Request, after: Annotated[int, Query(ge=0, le=MAX_JOB_ID)] = 0
+    job_id: JobId, request: Request, address: Signer, after: Annotated[int, Query(ge=0, le=MAX_JOB_ID)] = 0
 ):
-    await _authorize(request, job_id, "party")
+    await _authorize(request, address, job_id, "party")
     state = request.app.state.relay
 
     async def events():

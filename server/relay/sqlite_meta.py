@@ -77,9 +77,7 @@ class SqliteMetadata:
         for i in range(0, len(blob_ids), 500):
             part = blob_ids[i : i + 500]
             marks = ",".join("?" * len(part))
-            present.update(
-                r[0] for r in self._all(f"SELECT blob_id FROM blobs WHERE blob_id IN ({marks})", part)
-            )
+            present.update(r[0] for r in self._all(f"SELECT blob_id FROM blobs WHERE blob_id IN ({marks})", part))
         return [b for b in blob_ids if b not in present]
 
     def add_blob(self, blob_id: str, size: int, owner: str, now: float) -> None:
@@ -113,8 +111,7 @@ class SqliteMetadata:
 
     def put_upload(self, owner: str, blob_id: str, size: int, now: float) -> None:
         self._write(
-            "INSERT INTO uploads VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT(owner, blob_id) DO UPDATE SET updated_at = ?",
+            "INSERT INTO uploads VALUES (?, ?, ?, ?, ?) ON CONFLICT(owner, blob_id) DO UPDATE SET updated_at = ?",
             (owner, blob_id, size, now, now, now),
         )
 
@@ -188,8 +185,7 @@ class SqliteMetadata:
 
     def list_documents(self, job_id: int, kind: str) -> list[tuple[str, int, str, float]]:
         return self._all(
-            "SELECT name, length(data), sha256, updated_at FROM documents WHERE job_id = ? AND kind = ?"
-            " ORDER BY name",
+            "SELECT name, length(data), sha256, updated_at FROM documents WHERE job_id = ? AND kind = ? ORDER BY name",
             (job_id, kind),
         )
 
@@ -207,9 +203,7 @@ class SqliteMetadata:
     def add_progress(self, job_id: int, body: str, now: float) -> int:
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            row = self._db.execute(
-                "SELECT COALESCE(MAX(seq), 0) FROM progress WHERE job_id = ?", (job_id,)
-            ).fetchone()
+            row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM progress WHERE job_id = ?", (job_id,)).fetchone()
             seq = row[0] + 1
             self._db.execute("INSERT INTO progress VALUES (?, ?, ?, ?)", (job_id, seq, now, body))
             self._db.execute("INSERT OR REPLACE INTO jobs VALUES (?, ?)", (job_id, now))
