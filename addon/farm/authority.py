@@ -83,31 +83,20 @@ class TableJobAuthority:
 
 
 class ChainJobAuthority:
-    """Reads `get-job` from the render-farm contract through the node's read-only call endpoint.
+    """Reads the contract's read-only `get-job` (through `addon.farm.contract.RenderFarm`).
 
-    The relay's whole view of the contract is this class. `get-job` returns `(optional (tuple ...))`
-    with at least `requester` and `provider` (optional principal); see docs/contract.md.
+    The relay's whole view of the chain is this class: a job's `requester`, its assigned `provider`
+    and `scene-hash` (sha256 of the encrypted scene manifest for that provider; see docs/contract.md).
     """
 
     def __init__(self, client, contract_id: str):
-        self.client, self.contract_id = client, contract_id
+        from addon.farm.contract import RenderFarm
+
+        self.farm = RenderFarm(client, contract_id)
 
     def parties(self, job_id: int) -> JobParties | None:
-        from addon.stacks import clarity
-
-        job = clarity.to_python(
-            self.client.call_read_only(self.contract_id, "get-job", [clarity.UInt(job_id)])
-        )
-        if isinstance(job, dict) and "ok" in job:  # tolerate a (response (optional ...)) signature
-            job = job["ok"]
+        job = self.farm.get_job(job_id)
         if job is None:
             return None
-        if not isinstance(job, dict) or "requester" not in job:
-            raise ValueError(f"unexpected get-job result from {self.contract_id}: {job!r}")
-        provider = job.get("provider")
-        manifest_hash = job.get("manifest-hash") or job.get("scene-manifest-hash")
-        return JobParties(
-            requester=str(job["requester"]),
-            provider=str(provider) if provider else None,
-            scene_manifest_hash=bytes(manifest_hash) if manifest_hash else None,
-        )
+        scene_hash = job.scene_hash if job.scene_hash and any(job.scene_hash) else None
+        return JobParties(requester=job.requester, provider=job.provider, scene_manifest_hash=scene_hash)

@@ -29,10 +29,11 @@ VERSION = "1"
 def build_authority(config: RelayConfig) -> JobAuthority:
     if config.jobs_table:
         inner = TableJobAuthority(str(config.jobs_table))
-    elif config.node_url and config.contract:
+    elif config.node_url:
         from addon.stacks.api import StacksClient
 
-        inner = ChainJobAuthority(StacksClient(config.network, api_url=config.node_url), config.contract)
+        client = StacksClient(config.network, api_url=config.node_url)
+        inner = ChainJobAuthority(client, config.contract or _devnet_contract(config.node_url))
     else:
         raise RelayError(
             500,
@@ -41,6 +42,19 @@ def build_authority(config: RelayConfig) -> JobAuthority:
             "(or --jobs-table FILE for an offline job table)",
         )
     return CachedJobAuthority(inner, ttl=config.authority_ttl, negative_ttl=min(1.0, config.authority_ttl))
+
+
+def _devnet_contract(node_url: str) -> str:
+    """On the local devnet the contract id follows from its deployer account; elsewhere it must be given."""
+    import httpx
+
+    try:
+        accounts = httpx.get(node_url.rstrip("/") + "/devnet/accounts", timeout=5).json()["accounts"]
+        deployer = next(a["address"] for a in accounts if a["name"] == "deployer")
+    except Exception:
+        raise RelayError(500, "config", f"{node_url} is not a local devnet: pass --contract ADDRESS.render-farm "
+                         "(the deployed render-farm contract id)") from None
+    return f"{deployer}.render-farm"
 
 
 class AccessLog:
