@@ -192,7 +192,7 @@ class Devnet:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"TCP port (default {DEFAULT_PORT}, what the client's 'devnet' network uses; 0 = any free)")
+                        help=f"TCP port (default {DEFAULT_PORT}, the client's 'devnet' network; 0 = any free)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--state", metavar="DIR", default=str(DEFAULT_STATE_DIR),
                         help="directory that keeps the chain across restarts (default var/devnet)")
@@ -216,7 +216,8 @@ def run(args: argparse.Namespace) -> int:
         print("Funded accounts (public test keys; never use them on mainnet or testnet):")
         for account in devnet.accounts():
             stx = int(account["balance"]) / MICRO
-            print(f"  {account['name']:<10} {account['address']}  {stx:>16,.6f} STX  key {account.get('private_key', '?')}")
+            key = account.get("private_key", "?")
+            print(f"  {account['name']:<10} {account['address']}  {stx:>16,.6f} STX  key {key}")
         print("Press Ctrl-C to stop.", flush=True)
         while devnet.running:
             time.sleep(0.5)

@@ -82,6 +82,11 @@ function checkPayloadShape(d) {
     if (d.recipient === d.sender) throw new Rejection("TransferRecipientCannotEqualSender", { recipient: d.recipient });
     if (d.amount === 0n) throw new Rejection("TransferAmountMustBePositive");
     if (!isTestnetAddress(d.recipient)) throw new Rejection("BadAddressVersionByte");
+    // A node refuses to mine these (stacks-core: "TokenTransfer transactions do not support
+    // post-conditions"); refuse them up front rather than keep them pending forever.
+    if (d.tx.postConditions.values.length > 0) {
+      throw new Rejection("ServerFailureOther", { message: "TokenTransfer transactions do not support post-conditions: send it without any" });
+    }
   }
 }
 

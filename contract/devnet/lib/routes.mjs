@@ -227,9 +227,20 @@ export function routes(chain) {
       const blocks = body.blocks === undefined ? 0n : wholeNumber(body.blocks, "blocks", { max: BigInt(MAX_ADVANCE_BLOCKS) });
       const seconds = body.seconds === undefined ? 0n : wholeNumber(body.seconds, "seconds", { max: BigInt(MAX_ADVANCE_SECONDS) });
       if (blocks === 0n && seconds === 0n) throw new BadRequest('nothing to advance: give "blocks" and/or "seconds" greater than 0');
-      const mined = chain.advance({ blocks: Number(blocks), seconds: Number(seconds) });
+      const before = chain.tip();
+      const steps = chain.advance({ blocks: Number(blocks), seconds: Number(seconds) });
       const tip = chain.tip();
-      return { body: { burn_blocks: mined.burn_blocks, stacks_blocks: mined.stacks_blocks, stacks_tip_height: tip.height, burn_block_height: tip.burnHeight, block_time: tip.time } };
+      const count = (kind) => steps.filter(([k]) => k === kind).reduce((n, [, c]) => n + c, 0);
+      return {
+        body: {
+          burn_blocks: count("burn"),
+          stacks_blocks: count("stacks"),
+          stacks_tip_height: tip.height,
+          burn_block_height: tip.burnHeight,
+          block_time: tip.time,
+          seconds_advanced: tip.time - before.time,
+        },
+      };
     }),
 
     r("GET", "/devnet/accounts", () => {
