@@ -234,8 +234,10 @@
   (let (
       (caller contract-caller)
       (previous (map-get? providers caller))
-      (key-owner (unwrap! (principal-of? public-key) ERR_INVALID_PUBLIC_KEY))
     )
+    ;; principal-of? aborts the transaction on a buffer shorter than 33 bytes: check the length first
+    (asserts! (is-eq (len public-key) u33) ERR_INVALID_PUBLIC_KEY)
+    (let ((key-owner (unwrap! (principal-of? public-key) ERR_INVALID_PUBLIC_KEY)))
     (asserts! (is-eq key-owner caller) ERR_PUBLIC_KEY_MISMATCH)
     (asserts! (not (default-to false (get registered previous))) ERR_ALREADY_REGISTERED)
     (try! (check-resources gpu-count gpu-memory benchmark-score))
@@ -263,7 +265,7 @@
              gpu-count: gpu-count, gpu-memory: gpu-memory, benchmark-score: benchmark-score,
              price-per-unit: price-per-unit, bond: bond, returning: (is-some previous) })
     (try! (pay-in bond caller))
-    (ok true)))
+    (ok true))))
 
 ;; Change the advertised resources and price (applies to future assignments).
 (define-public (update-resources (gpu-count uint) (gpu-memory uint) (benchmark-score uint)
