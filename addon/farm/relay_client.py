@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -83,9 +83,7 @@ class RelayClient:
         self.private_key = private_key
         self.retries, self.backoff, self.part_size = retries, backoff, part_size
         self.hash_cache = hash_cache or HashCache(None)
-        self.http = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=10.0), limits=httpx.Limits(max_connections=64)
-        )
+        self.http = httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0), limits=httpx.Limits(max_connections=64))
         self._sent_lock = threading.Lock()
         self.bytes_sent = 0  # blob bytes put on the wire (for progress and tests)
         self.upload_interruptions = 0  # uploads that broke off and were resumed
@@ -167,9 +165,9 @@ class RelayClient:
     def missing(self, blob_ids: Iterable[str]) -> list[str]:
         ids, out = list(dict.fromkeys(blob_ids)), []
         for i in range(0, len(ids), 10_000):
-            out += self.request(
-                "POST", "/v1/blobs/missing", json_body={"blob_ids": ids[i : i + 10_000]}
-            ).json()["missing"]
+            out += self.request("POST", "/v1/blobs/missing", json_body={"blob_ids": ids[i : i + 10_000]}).json()[
+                "missing"
+            ]
         return out
 
     def upload_status(self, blob_id: str) -> dict:
@@ -198,9 +196,7 @@ class RelayClient:
             end = min(size, offset + self.part_size)
             counted = _Counter(_limit(source(offset), end - offset), self._count_sent)
             try:
-                response = self._send(
-                    "PUT", f"/v1/uploads/{blob_id}?offset={offset}", stream_body=iter(counted)
-                )
+                response = self._send("PUT", f"/v1/uploads/{blob_id}?offset={offset}", stream_body=iter(counted))
             except httpx.TransportError as exc:
                 sent_total += counted.n
                 failures += 1
@@ -291,9 +287,7 @@ class RelayClient:
 
     # ---- encrypted files
 
-    def prepare_file(
-        self, path: str | os.PathLike, requester_secret: bytes
-    ) -> tuple[UploadedFile, bytes | None]:
+    def prepare_file(self, path: str | os.PathLike, requester_secret: bytes) -> tuple[UploadedFile, bytes | None]:
         """Hash (cached), derive the convergent key, find the blob id. Small files keep their ciphertext."""
         path = str(path)
         plain = self.hash_cache.plaintext_sha256(path)
@@ -325,25 +319,38 @@ class RelayClient:
         progress: Progress | None = None,
         workers: int = 4,
     ) -> UploadReport:
-        """Encrypt and upload files, sending only blobs the relay lacks. Safe to repeat after a failure."""
-        paths = list(paths)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            prepared = list(pool.map(lambda p: self.prepare_file(p, requester_secret), paths))
-            missing = set(self.missing(f.blob_id for f, _ in prepared))
-            todo = {}
-            for f, ct in prepared:
-                if f.blob_id in missing and f.blob_id not in todo:
-                    todo[f.blob_id] = (f, ct)
-            total = sum(f.blob_size for f, _ in todo.values())
-            tracker = _ProgressTracker(total, progress)
+        """Encrypt and upload files, sending only blobs the relay lacks. Safe to repeat after a failure.
 
-            def upload(item):
-                f, ct = item
-                source = _bytes_source(ct) if ct is not None else _encrypting_source(f.path, f.key)
-                return self.upload_blob(f.blob_id, f.blob_size, source, tracker.for_blob(f.blob_id))
+        Works in batches so hashing and encrypting the next batch overlaps uploading the previous one.
+        Progress counts ciphertext bytes; blobs the relay already has count as done at once.
+        """
+        paths = [str(p) for p in paths]
+        sizes = [os.path.getsize(p) for p in paths]
+        tracker = _ProgressTracker(sum(crypto.ciphertext_size(n) for n in sizes), progress)
+        prepared_all: list[UploadedFile] = []
+        seen: set[str] = set()
+        uploads = []
 
-            sent = sum(pool.map(upload, todo.values()))
-        return UploadReport([f for f, _ in prepared], len({f.blob_id for f, _ in prepared}), len(todo), sent)
+        def upload(f: UploadedFile, ct: bytes | None) -> int:
+            source = _bytes_source(ct) if ct is not None else _encrypting_source(f.path, f.key)
+            return self.upload_blob(f.blob_id, f.blob_size, source, tracker.for_item(f.blob_id))
+
+        with ThreadPoolExecutor(workers) as prep_pool, ThreadPoolExecutor(workers) as up_pool:
+            for batch in _batches(list(zip(paths, sizes, strict=True))):
+                prepared = list(prep_pool.map(lambda p: self.prepare_file(p[0], requester_secret), batch))
+                prepared_all += [f for f, _ in prepared]
+                missing = set(self.missing({f.blob_id for f, _ in prepared} - seen))
+                for index, (f, ct) in enumerate(prepared):
+                    if f.blob_id in missing and f.blob_id not in seen:
+                        uploads.append(up_pool.submit(upload, f, ct))
+                    else:
+                        tracker.finished(f"{len(prepared_all)}/{index}", f.blob_size)
+                    seen.add(f.blob_id)
+                # Bound what waits in memory (kept ciphertext of small files) when uploads lag behind.
+                while sum(not u.done() for u in uploads) > 4 * workers:
+                    wait(uploads, return_when=FIRST_COMPLETED)
+            sent = sum(u.result() for u in uploads)
+        return UploadReport(prepared_all, len(seen), len(uploads), sent)
 
     # ---- job documents
 
@@ -425,9 +432,7 @@ def _error_from(response: httpx.Response) -> RelayRequestError:
         response.read()
         err = response.json().get("error", {})
         details = {k: v for k, v in err.items() if k not in ("code", "message")}
-        return RelayRequestError(
-            response.status_code, err.get("code", "unknown"), err.get("message", ""), details
-        )
+        return RelayRequestError(response.status_code, err.get("code", "unknown"), err.get("message", ""), details)
     except Exception:
         return RelayRequestError(response.status_code, "unknown", response.text[:200])
     finally:
@@ -476,21 +481,37 @@ def _encrypting_source(path: str, key: bytes) -> Callable[[int], Iterator[bytes]
 
 
 class _ProgressTracker:
-    """Sums per-blob offsets into one (done, total) callback across parallel uploads."""
+    """Sums per-item progress into one (done, total) callback across parallel uploads."""
 
     def __init__(self, total: int, callback: Progress | None):
         self.total, self.callback = total, callback
         self.done: dict[str, int] = {}
         self.lock = threading.Lock()
 
-    def for_blob(self, blob_id: str) -> Progress | None:
+    def _set(self, item: str, done_bytes: int) -> None:
+        if not self.callback:
+            return
+        with self.lock:
+            self.done[item] = done_bytes
+            done = sum(self.done.values())
+        self.callback(min(done, self.total), self.total)
+
+    def finished(self, item: str, size: int) -> None:
+        self._set(item, size)
+
+    def for_item(self, item: str) -> Progress | None:
         if not self.callback:
             return None
+        return lambda offset, _size: self._set(item, offset)
 
-        def update(offset: int, _size: int) -> None:
-            with self.lock:
-                self.done[blob_id] = offset
-                done = sum(self.done.values())
-            self.callback(done, self.total)
 
-        return update
+def _batches(items: list[tuple[str, int]], max_bytes: int = 64 << 20, max_files: int = 512):
+    batch, size = [], 0
+    for item in items:
+        if batch and (size + item[1] > max_bytes or len(batch) >= max_files):
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += item[1]
+    if batch:
+        yield batch

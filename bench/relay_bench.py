@@ -1,0 +1,264 @@
+"""Relay benchmark on loopback; every figure is a ratio to a baseline measured in the same run.
+
+  first upload    time to hash, encrypt, upload and store a mixed-size file set (default 1 GiB),
+                  as a ratio to `openssl dgst -sha256` over the same files (goal ≤ 2.5×)
+  re-upload       the unchanged set again, as a ratio to the first upload (goal ≤ 0.05×)
+  download        the largest blob with curl, relay vs nginx serving the same file (goal ≥ 0.5×)
+  64 clients      concurrent small signed requests: p50/p99 latency and errors (goal: zero errors)
+
+nginx is installed from Debian with apt-get when missing (needs root); without it the download
+comparison is skipped with a note. Run: `python -m bench relay_bench [--size-mib N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from addon.farm import crypto
+from addon.farm import relay_protocol as proto
+from addon.farm.hash_cache import HashCache
+from addon.farm.relay_client import RelayClient
+from addon.stacks.keys import make_private_key
+from server.relay.local import RelayProcess, free_port
+
+MiB = 1 << 20
+
+
+def make_files(root: Path, total: int, seed: int = 7) -> list[Path]:
+    """A scene-like mix: one big cache, a few large textures, many mid-size and small files."""
+    rng = random.Random(seed)
+    sizes = [total // 4, total // 8, total // 16]
+    left = total - sum(sizes)
+    while left > 0:
+        size = min(left, rng.choice([rng.randint(4 << 10, 256 << 10), rng.randint(1 * MiB, 24 * MiB)]))
+        sizes.append(size)
+        left -= size
+    root.mkdir(parents=True, exist_ok=True)
+    paths = []
+    block = os.urandom(16 * MiB)
+    for i, size in enumerate(sizes):
+        p = root / f"f{i:04d}.bin"
+        with open(p, "wb") as f:
+            written = 0
+            while written < size:
+                n = min(size - written, len(block))
+                # Each file distinct: a per-file prefix, then shared random bytes.
+                f.write(i.to_bytes(8, "big") + block[8:n] if written == 0 and n >= 8 else block[:n])
+                written += n
+        paths.append(p)
+    return paths
+
+
+def timed(fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return time.perf_counter() - t0, out
+
+
+def openssl_hash_time(paths: list[Path]) -> float:
+    cmd = ["openssl", "dgst", "-sha256", *map(str, paths)]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)  # warm the page cache the same way
+    return timed(subprocess.run, cmd, check=True, stdout=subprocess.DEVNULL)[0]
+
+
+def disk_floor_time(work: Path, total: int) -> float:
+    """Writing and fsyncing as many bytes as the relay must store: the disk's own floor."""
+    target = work / "disk-floor.bin"
+    t = timed(
+        subprocess.run,
+        [
+            "dd",
+            "if=/dev/zero",
+            f"of={target}",
+            "bs=4M",
+            f"count={max(1, total // (4 * MiB))}",
+            "conv=fsync",
+            "status=none",
+        ],
+        check=True,
+    )[0]
+    target.unlink()
+    return t
+
+
+def curl_time(url: str, headers: dict | None = None) -> float:
+    args = ["curl", "-sS", "-f", "-o", "/dev/null", url]
+    for k, v in (headers or {}).items():
+        args += ["-H", f"{k}: {v}"]
+    return timed(subprocess.run, args, check=True)[0]
+
+
+def ensure_nginx() -> str | None:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if found:
+        return found
+    if os.geteuid() != 0:
+        return None
+    print("   installing nginx from Debian (apt-get) for the download baseline ...")
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "nginx-light"], check=False, env=env, stdout=subprocess.DEVNULL)
+    return shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+
+
+def nginx_serving(nginx: str, root: Path, work: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    work.mkdir(parents=True, exist_ok=True)
+    conf = work / "nginx.conf"
+    user = "user root;" if os.geteuid() == 0 else ""  # the files live in a private temp dir
+    conf.write_text(f"""
+{user}
+worker_processes 1;
+error_log {work}/error.log;
+pid {work}/nginx.pid;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  sendfile on; tcp_nopush on;
+  client_body_temp_path {work}; proxy_temp_path {work}; fastcgi_temp_path {work};
+  uwsgi_temp_path {work}; scgi_temp_path {work};
+  server {{ listen 127.0.0.1:{port}; root {root}; }}
+}}
+""")
+    proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(work), "-g", "daemon off;"])
+    for _ in range(100):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
+            return proc, port
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"nginx did not start; see {work}/error.log")
+
+
+async def concurrent_small_requests(url: str, clients: int, per_client: int) -> tuple[list[float], int]:
+    latencies, errors = [], 0
+    keys = [make_private_key() for _ in range(clients)]
+    body = proto.body_hash(b'{"blob_ids":[]}')
+
+    async def one_client(key):
+        nonlocal errors
+        signer = RelayClient(url, key)
+        async with httpx.AsyncClient(timeout=30) as http:
+            for _ in range(per_client):
+                headers = signer._headers("POST", "/v1/blobs/missing", body) | {"content-type": "application/json"}
+                t0 = time.perf_counter()
+                try:
+                    r = await http.post(url + "/v1/blobs/missing", content=b'{"blob_ids":[]}', headers=headers)
+                    if r.status_code != 200:
+                        errors += 1
+                except httpx.HTTPError:
+                    errors += 1
+                latencies.append(time.perf_counter() - t0)
+        signer.close()
+
+    await asyncio.gather(*(one_client(k) for k in keys))
+    return latencies, errors
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench relay_bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=1024, help="total size of the file set (default 1024)")
+    parser.add_argument("--workers", type=int, default=4, help="parallel uploads in the client")
+    parser.add_argument("--clients", type=int, default=64, help="concurrent clients for the latency test")
+    parser.add_argument("--requests", type=int, default=50, help="requests per concurrent client")
+    parser.add_argument("--dir", type=Path, default=None, help="work directory (default: a temp dir)")
+    parser.add_argument(
+        "--relay-data",
+        type=Path,
+        default=None,
+        help="relay data directory (e.g. on /dev/shm to separate CPU cost from disk cost)",
+    )
+    args = parser.parse_args(argv)
+
+    work = args.dir or Path(tempfile.mkdtemp(prefix="relay-bench-"))
+    print(f"   work dir {work}; {os.cpu_count()} cores")
+    paths = make_files(work / "scene", args.size_mib * MiB)
+    os.sync()  # the test files' own writeback must not compete with the relay's writes
+    total = sum(p.stat().st_size for p in paths)
+    print(f"   {len(paths)} files, {total / MiB:.0f} MiB")
+    t_openssl = openssl_hash_time(paths)
+    print(f"openssl dgst -sha256 (baseline)   {t_openssl:7.2f} s   {total / MiB / t_openssl:7.0f} MiB/s")
+    t_disk = disk_floor_time(work, total)
+    print(
+        f"write + fsync same bytes (disk)   {t_disk:7.2f} s   {total / MiB / t_disk:7.0f} MiB/s"
+        f"   = {t_disk / t_openssl:4.2f}× openssl: the relay stores every byte durably, so no upload beats this"
+    )
+
+    relay_data = args.relay_data or work / "relay-data"
+    shutil.rmtree(relay_data, ignore_errors=True)
+    limits = ["--rate", "1000000", "--burst", "1000000", "--log-level", "warning"]
+    relay = RelayProcess(relay_data, extra_args=limits + ["--jobs-table", str(work / "jobs.sqlite3")])
+    from addon.farm.authority import TableJobAuthority
+
+    TableJobAuthority(str(work / "jobs.sqlite3"))
+    relay.start()
+    try:
+        key = make_private_key()
+        secret = crypto.requester_file_secret(key)
+        client = RelayClient(relay.url, key, hash_cache=HashCache(work / "hashes.sqlite3"))
+        t_first, first = timed(client.upload_files, paths, secret, workers=args.workers)
+        print(
+            f"first upload                      {t_first:7.2f} s   {t_first / t_openssl:5.2f}× openssl"
+            f"   (goal ≤ 2.5×; {first.blobs_uploaded} blobs, {first.bytes_uploaded / MiB:.0f} MiB sent;"
+            f" {t_first / t_disk:4.2f}× the disk floor)"
+        )
+        t_again, again = timed(client.upload_files, paths, secret, workers=args.workers)
+        print(
+            f"unchanged re-upload               {t_again:7.2f} s   {t_again / t_first:5.3f}× first upload"
+            f"   (goal ≤ 0.05×; {again.bytes_uploaded} bytes sent)"
+        )
+
+        big = max(first.files, key=lambda f: f.blob_size)
+        blob_path = relay.data_dir / "blobs" / big.blob_id[:2] / big.blob_id
+        path = f"/v1/blobs/{big.blob_id}"
+        relay_runs = [curl_time(relay.url + path, client._headers("GET", path, proto.body_hash(b""))) for _ in range(3)]
+        t_relay = min(relay_runs)
+        mib = big.blob_size / MiB
+        print(f"download {mib:.0f} MiB blob, relay       {t_relay:7.2f} s   {mib / t_relay:7.0f} MiB/s")
+        nginx = ensure_nginx()
+        if nginx:
+            proc, port = nginx_serving(nginx, blob_path.parent, work / "nginx")
+            try:
+                t_nginx = min(curl_time(f"http://127.0.0.1:{port}/{big.blob_id}") for _ in range(3))
+            finally:
+                proc.terminate()
+                proc.wait()
+            print(
+                f"download same file, nginx         {t_nginx:7.2f} s   {mib / t_nginx:7.0f} MiB/s   "
+                f"relay = {t_nginx / t_relay:4.2f}× nginx throughput (goal ≥ 0.5×)"
+            )
+        else:
+            print("download baseline skipped: nginx is not installed and cannot be (not root)")
+
+        if args.clients:
+            latencies, errors = asyncio.run(concurrent_small_requests(relay.url, args.clients, args.requests))
+            latencies.sort()
+            p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
+            print(
+                f"{args.clients} concurrent clients, {len(latencies)} signed requests: "
+                f"p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, errors {errors}"
+            )
+        client.close()
+    finally:
+        relay.stop()
+        if args.dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+        if args.relay_data:
+            shutil.rmtree(relay_data, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
