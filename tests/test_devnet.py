@@ -9,7 +9,7 @@ from addon.stacks import transactions as T
 from addon.stacks.api import StacksClient
 from addon.stacks.errors import TransactionFailed, TransactionRejected
 from addon.stacks.keys import address_from_private_key, make_private_key
-from server.devnet import Devnet
+from server.devnet import Devnet, DevnetError
 from tests.conftest_devnet import devnet, devnet_accounts, devnet_client  # noqa: F401
 
 FEE = 3_000  # µSTX, comfortably above 1 µSTX/byte for these transactions
@@ -420,3 +420,14 @@ def test_state_survives_a_restart(tmp_path):
         assert client.submit(owner.call(probe, "bump", [C.UInt(1)]), timeout=5).result == C.Ok(C.UInt(42))
     with Devnet(state_dir=tmp_path, reset=True) as fresh, StacksClient("devnet", api_url=fresh.url) as client:
         assert client.get_nonce(owner.address) == 0 and client.get_balance(owner.address) == 0
+
+
+def test_a_saved_chain_from_other_contracts_or_a_damaged_log_is_refused(tmp_path):
+    log = tmp_path / "chain.jsonl"
+    log.write_text('{"kind":"genesis","format":1,"genesis_ms":1700000000000,"contracts":"not-these"}\n')
+    with pytest.raises(DevnetError, match="--reset"):
+        Devnet(state_dir=tmp_path, startup_timeout=60).start()
+    log.write_text("this is not json\n")
+    with pytest.raises(DevnetError, match="not JSON"):
+        Devnet(state_dir=tmp_path, startup_timeout=60).start()
+    assert log.read_text() == "this is not json\n"  # nothing is overwritten without --reset
