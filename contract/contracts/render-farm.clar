@@ -42,7 +42,7 @@
 (define-constant REVEAL_WINDOW u86400)     ;; the provider reveals r within 24 hours after approval
 
 ;; Most chunks one `create-jobs` call takes (the list type's bound).
-(define-constant MAX_BATCH u50)
+(define-constant MAX_BATCH u100)
 
 ;; Job status codes.
 (define-constant STATUS_PENDING u0)      ;; assigned, waiting for the provider to start
@@ -349,7 +349,7 @@
 ;; Many chunks in one transaction (one batch): each is validated and assigned as in create-job, and
 ;; the sum of rewards is escrowed with one transfer. Any failing chunk fails the whole call.
 (define-public (create-jobs
-    (chunks (list 50 { provider: principal, reward: uint, complexity: uint,
+    (chunks (list 100 { provider: principal, reward: uint, complexity: uint,
                        estimated-duration: uint, scene-hash: (buff 32), frame-start: uint,
                        frame-end: uint }))
     (min-reputation uint) (relay-url (string-ascii 256)))
