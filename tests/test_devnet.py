@@ -368,6 +368,7 @@ def test_malformed_requests_get_clear_400s_and_the_server_keeps_going(devnet, de
         ("POST", f"/v2/map_entry/{path}/notes", b'{"key": 1}'),
         ("POST", f"/v2/map_entry/{path}/notes", uint_key),
         ("GET", "/v2/accounts/not-an-address", b""),
+        ("GET", "/v2/accounts/%E0%A4%A", b""),
         ("POST", "/v2/fees/transaction", b'{"transaction_payload": 5}'),
         ("POST", "/devnet/advance", b"[]"),
     ]

@@ -19,6 +19,8 @@ import { decodeTransaction } from "./txdecode.mjs";
 const OK_TRUE = Cl.ok(Cl.bool(true));
 const SECONDS_PER_BURN_BLOCK = 600; // what simnet adds to the chain clock per burn block
 const SECONDS_PER_STACKS_BLOCK = 10; // and per Stacks block
+// A panic inside the WASM leaves the SDK object unusable ("recursive use of an object" after it).
+const PANIC = /unreachable|recursive use/i;
 
 /** Hash of Clarinet.toml, the settings and every contract: a log only replays on the same code. */
 export function contractsFingerprint(contractDir) {
@@ -149,14 +151,14 @@ export class Chain {
       return { txid: d.txid };
     }
     this.log.append({ kind: "tx", hex: d.hex, outcome: "fee_only", status: failure.status, result: cvToHex(failure.result), vm_error: failure.vm_error });
-    // A panic inside the WASM leaves the SDK object unusable: rebuild on a new one then.
-    await this.#rebuild(/unreachable|recursive use/i.test(run.runtimeError ?? ""));
+    // After a panic, rebuild on a new SDK object.
+    await this.#rebuild(PANIC.test(run.runtimeError ?? ""));
     return { txid: d.txid };
   }
 
   faucet(address, amount) {
+    this.simnet.mintSTX(address, amount); // first: an action that throws is never logged
     this.log.append({ kind: "faucet", address, amount: amount.toString() });
-    this.simnet.mintSTX(address, amount);
   }
 
   /**
@@ -192,7 +194,7 @@ export class Chain {
   // ---- views ---------------------------------------------------------------------------------
 
   /** POST /v2/contracts/call-read: { okay, result } or { okay: false, cause }. */
-  callReadOnly(contractId, functionName, args, sender) {
+  async callReadOnly(contractId, functionName, args, sender) {
     const iface = this.contractInterface(contractId);
     if (!iface) return { okay: false, cause: `Unchecked(NoSuchContract("${contractId}"))` };
     const fn = iface.functions.find((f) => f.name === functionName);
@@ -206,7 +208,9 @@ export class Chain {
       const { result } = this.simnet.callReadOnlyFn(contractId, functionName, args, sender);
       return { okay: true, result: cvToHex(result) };
     } catch (e) {
-      return { okay: false, cause: String(e?.message ?? e) };
+      const cause = String(e?.message ?? e);
+      if (PANIC.test(cause)) await this.#rebuild(true);
+      return { okay: false, cause };
     }
   }
 

@@ -28,6 +28,14 @@ function readBody(req) {
   });
 }
 
+function decodePart(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new BadRequest(`${JSON.stringify(text)} is not a valid URL path segment`);
+  }
+}
+
 /** The request as handlers see it. */
 class Request {
   constructor(req, url, params, body) {
@@ -60,7 +68,7 @@ export function createHttpServer(routes, log) {
       if (matching.length === 0) throw new HttpError(404, `no such endpoint: ${req.method} ${url.pathname}`, { hint: "see contract/devnet/README.md for the endpoints" });
       const route = matching.find((r) => r.method === req.method);
       if (!route) throw new HttpError(405, `${url.pathname} takes ${matching.map((r) => r.method).join(" or ")}, not ${req.method}`);
-      const params = Object.fromEntries(Object.entries(url.pathname.match(route.path).groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
+      const params = Object.fromEntries(Object.entries(url.pathname.match(route.path).groups ?? {}).map(([k, v]) => [k, decodePart(v)]));
       const body = req.method === "POST" ? await readBody(req) : Buffer.alloc(0);
       const { status = 200, body: out } = await route.handler(new Request(req, url, params, body));
       send(res, status, out);

@@ -129,7 +129,7 @@ export function routes(chain) {
       return { body: transactionJson(record) };
     }),
 
-    r("POST", `/v2/contracts/call-read/${C}/(?<fn>[^/]+)`, (request) => {
+    r("POST", `/v2/contracts/call-read/${C}/(?<fn>[^/]+)`, async (request) => {
       const id = contractId(request.params);
       const body = request.json();
       if (!isObject(body) || typeof body.sender !== "string" || !Array.isArray(body.arguments)) {
@@ -137,7 +137,7 @@ export function routes(chain) {
       }
       const sender = principal(body.sender, "sender");
       const args = body.arguments.map((a, i) => hexToCV(a, `arguments[${i}]`));
-      return { body: chain.callReadOnly(id, request.params.fn, args, sender) };
+      return { body: await chain.callReadOnly(id, request.params.fn, args, sender) };
     }),
 
     r("GET", `/v2/data_var/${C}/(?<name>[^/]+)`, ({ params }) => {
