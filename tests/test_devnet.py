@@ -315,7 +315,8 @@ def test_faucet_funds_any_testnet_address_and_refuses_bad_input(devnet, devnet_c
     assert devnet.faucet(address, 42) == 42
     assert devnet.faucet(address, 8) == 50 == devnet_client.get_balance(address)
     for body in ({"address": address, "amount": -1}, {"address": address, "amount": "1.5"}, {"address": address},
-                 {"address": "SP000000000000000000002Q6VF78", "amount": 1}, {"address": "nope", "amount": 1}, [1]):
+                 {"address": "SP000000000000000000002Q6VF78", "amount": 1}, {"address": "nope", "amount": 1}, [1],
+                 {"address": f"{address}.some-contract", "amount": 1}):
         response = httpx.post(f"{devnet.url}/devnet/faucet", json=body)
         assert response.status_code == 400 and response.json()["error"]
     assert devnet_client.get_balance(address) == 50

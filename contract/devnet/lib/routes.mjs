@@ -216,6 +216,8 @@ export function routes(chain) {
       if (!isObject(body)) throw new BadRequest('the body must be {"address": "ST…", "amount": <µSTX>}');
       const address = principal(body.address, "address");
       if (!/^S[TN]/.test(address)) throw new BadRequest(`${address} is a mainnet address; the devnet funds testnet addresses (ST… or SN…)`);
+      // simnet's mint panics on a contract principal: fund a contract with an STX transfer instead.
+      if (address.includes(".")) throw new BadRequest(`${address} is a contract; the faucet funds standard addresses — send the contract STX with a transfer transaction`);
       const amount = wholeNumber(body.amount, "amount (µSTX)", { min: 1n, max: MAX_FAUCET_USTX });
       chain.faucet(address, amount);
       return { body: { address, amount: amount.toString(), balance: chain.balanceOf(address).toString() } };
