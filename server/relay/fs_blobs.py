@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .storage import UploadKey
+from .writeback import start_writeback
 
 HASH_READ_CHUNK = 1 << 20
 
@@ -41,12 +42,15 @@ class FileUploadSession:
         return h
 
     def write(self, data: bytes) -> None:
+        # Called off the event loop: os.write and sha256 of a large buffer both release the GIL.
+        fd, start = self._file.fileno(), self.offset
         view = memoryview(data)
         while view:
-            n = self._file.write(view)
+            n = os.write(fd, view)
             view = view[n:]
         self._hasher.update(data)
         self.offset += len(data)
+        start_writeback(fd, start, len(data))
 
     def rollback(self, offset: int) -> None:
         if offset < self.offset:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated
 
@@ -18,7 +19,8 @@ router = APIRouter(prefix="/v1", tags=["blobs"])
 
 BlobId = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the stored bytes, lowercase hex")]
 BlobIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="sha256 of the stored bytes")]
-WRITE_BATCH = 1 << 20  # bytes handed to the disk thread at once: hashing and writing overlap receiving
+# Bytes handed to the disk thread at once; the next batch is received while this one is written.
+WRITE_BATCH = 4 << 20
 
 
 class MissingRequest(BaseModel):
@@ -168,29 +170,51 @@ async def upload_bytes(
 
 
 async def _receive(state, request: Request, session, size: int) -> None:
-    start = session.offset
+    """Append the request body to the session, writing one batch while the next one arrives.
+
+    At most one batch is being written (and hashed) in a worker thread at a time, so memory stays
+    bounded and the event loop only collects chunks. On any exit the in-flight write is awaited
+    first, so the session's offset is exact before a rollback or the reply.
+    """
+    start = received = session.offset
     pending: list[bytes] = []
     pending_len = 0
-    async for chunk in request.stream():
-        if not chunk:
-            continue
-        if session.offset + pending_len + len(chunk) > size:
-            await state.run(session.rollback, start)
-            raise RelayError(
-                413,
-                "too_many_bytes",
-                f"the upload is declared as {size} bytes; these bytes go "
-                f"past the end, nothing of this request was kept (resume at {start})",
-                offset=start,
-            )
-        pending.append(chunk)
-        pending_len += len(chunk)
-        state.metrics.inc("bytes_received_total", len(chunk))
-        if pending_len >= WRITE_BATCH:
-            await state.run(session.write, b"".join(pending))
-            pending, pending_len = [], 0
-    if pending:
-        await state.run(session.write, b"".join(pending))
+    writing: asyncio.Future | None = None
+
+    async def flush(data: bytes) -> None:
+        nonlocal writing
+        if writing is not None:
+            await writing
+        writing = asyncio.ensure_future(state.run(session.write, data))
+
+    try:
+        async for chunk in request.stream():
+            if not chunk:
+                continue
+            received += len(chunk)
+            if received > size:
+                if writing is not None:
+                    await writing
+                    writing = None
+                await state.run(session.rollback, start)
+                raise RelayError(
+                    413,
+                    "too_many_bytes",
+                    f"the upload is declared as {size} bytes; these bytes go "
+                    f"past the end, nothing of this request was kept (resume at {start})",
+                    offset=start,
+                )
+            pending.append(chunk)
+            pending_len += len(chunk)
+            if pending_len >= WRITE_BATCH:
+                await flush(b"".join(pending))
+                pending, pending_len = [], 0
+        if pending:
+            await flush(b"".join(pending))
+    finally:
+        if writing is not None:
+            await writing
+        state.metrics.inc("bytes_received_total", received - start)
 
 
 def _finish_upload(state, key: UploadKey, session, size: int) -> None:
