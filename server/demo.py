@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
         client = StacksClient("devnet", api_url=devnet.url)
         farm = RenderFarm(client, f"{accounts['deployer']['address']}.render-farm")
         _step("starting the relay (sees ciphertext only)")
-        with RelayProcess(work / "relay", extra_args=["--node", devnet.url], env={"RELAY_LOG_LEVEL": "warning"}) as relay:
+        quiet = {"RELAY_LOG_LEVEL": "warning"}
+        with RelayProcess(work / "relay", extra_args=["--node", devnet.url], env=quiet) as relay:
             _step("provider registers: 2 GPUs, 10 STX bond")
             farm.register_provider(provider["private_key"], gpu_count=2, gpu_memory=8192, benchmark_score=100,
                                    price_per_unit=1_000, bond=10_000_000)
@@ -101,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
             table.add_column("value")
             table.add_row("job", f"{job_id}: {job.status.name.lower()}, frames {job.frame_start}–{job.frame_end}")
             table.add_row("escrow", f"{farm.get_totals().escrow / 1e6:.6f} STX held by the contract")
-            sent = f"{report.bytes_uploaded:,} bytes sent ({report.blobs_uploaded} of {report.blobs_total} blobs were missing)"
+            sent = (f"{report.bytes_uploaded:,} bytes sent "
+                    f"({report.blobs_uploaded} of {report.blobs_total} blobs were missing)")
             table.add_row("scene upload", sent)
             table.add_row("provider copy", f"{received} ({'byte-identical' if same else 'MISMATCH'})")
             table.add_row("frames", "not yet: the provider agent that renders them is the next issue")

@@ -24,7 +24,7 @@ from tests.conftest_devnet import devnet, devnet_accounts, devnet_client  # noqa
 
 
 @pytest.fixture(scope="session")
-def farm(devnet, devnet_accounts, devnet_client):
+def farm(devnet, devnet_accounts, devnet_client):  # noqa: F811
     """addon.farm.contract.RenderFarm for the contract deployed on the devnet."""
     from addon.farm.contract import RenderFarm
 
@@ -32,7 +32,7 @@ def farm(devnet, devnet_accounts, devnet_client):
 
 
 @pytest.fixture(scope="session")
-def world(devnet, farm):
+def world(devnet, farm):  # noqa: F811
     from tests.farm_world import World
 
     return World(devnet, farm)
