@@ -1,6 +1,7 @@
 """Crockford base-32 with checksum (c32check), the encoding of Stacks addresses."""
 
 import hashlib
+from functools import lru_cache
 
 from .errors import InvalidAddressError
 
@@ -58,12 +59,15 @@ def c32check_decode(text: str) -> tuple[int, bytes]:
     return version, data
 
 
+# Addresses repeat constantly (the same contract, the same providers): cache both directions.
+@lru_cache(maxsize=4096)
 def c32_address(version: int, hash160: bytes) -> str:
     if len(hash160) != 20:
         raise InvalidAddressError(f"an address hash is 20 bytes, got {len(hash160)}")
     return "S" + c32check_encode(version, hash160)
 
 
+@lru_cache(maxsize=4096)
 def c32_address_decode(address: str) -> tuple[int, bytes]:
     if not isinstance(address, str) or len(address) < 5 or address[0] not in "Ss":
         raise InvalidAddressError(f"'{address}' is not a Stacks address (they start with S)")

@@ -7,6 +7,7 @@ trailing bytes), never a wrong value.
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .c32 import c32_address, c32_address_decode
 from .errors import DecodeError, InvalidAddressError, StacksError
@@ -343,13 +344,16 @@ def _read_count(r: ByteReader, what: str) -> int:
 
 
 def _read_name(r: ByteReader, pattern: re.Pattern, what: str) -> str:
-    n = r.u8()
-    raw = r.read(n)
+    return _valid_name(r.read(r.u8()), pattern, what)
+
+
+@lru_cache(maxsize=4096)  # tuple keys and contract names repeat across values
+def _valid_name(raw: bytes, pattern: re.Pattern, what: str) -> str:
     try:
         name = raw.decode("ascii")
     except UnicodeDecodeError:
         raise DecodeError(f"{what} is not ASCII") from None
-    if not n or not pattern.match(name):
+    if not raw or not pattern.match(name):
         raise DecodeError(f"'{name}' is not a valid {what}")
     return name
 
