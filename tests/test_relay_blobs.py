@@ -87,6 +87,59 @@ def test_same_content_twice_is_one_blob_and_a_new_client_dedups_against_the_rela
         other.close()
 
 
+def test_large_new_files_stream_under_a_token_and_the_relay_names_them(harness, client, tmp_path, monkeypatch):
+    from addon.farm import relay_client
+
+    monkeypatch.setattr(relay_client, "KEEP_CIPHERTEXT_BELOW", 1 << 20)  # token path without huge files
+    paths = _scene(tmp_path / "scene", [3 << 20, (2 << 20) + 5])
+    paths.append(tmp_path / "scene" / "copy.bin")
+    paths[-1].write_bytes(paths[0].read_bytes())  # a duplicate shares its upload
+    secret = crypto.requester_file_secret(client.private_key)
+    first = client.upload_files(paths, secret)
+    assert first.blobs_total == 2 and first.blobs_uploaded == 2
+    assert first.bytes_uploaded == sum(crypto.ciphertext_size(p.stat().st_size) for p in paths[:2])
+    assert first.files[0].blob_id == first.files[2].blob_id
+    for f in first.files:
+        out = tmp_path / "out" / os.path.basename(f.path)
+        assert client.download_file(f.blob_id, f.key, out) == f.size
+        assert out.read_bytes() == open(f.path, "rb").read()
+    # Another machine of the same requester (empty hash cache): the token finds the stored blobs.
+    other = RelayClient(harness.url, client.private_key)
+    try:
+        again = other.upload_files(paths, secret)
+        assert again.bytes_uploaded == 0 and other.bytes_sent == 0 and again.blobs_uploaded == 0
+        assert [f.blob_id for f in again.files] == [f.blob_id for f in first.files]
+    finally:
+        other.close()
+
+
+def test_token_upload_resumes_and_cannot_be_restarted_as_a_blob_id(client):
+    data = os.urandom(300_000)
+    token = "7" * 64
+    started = client.request("POST", "/v1/uploads", json_body={"token": token, "size": len(data)}).json()
+    assert started == {"token": token, "size": len(data), "offset": 0, "complete": False}
+    part = client._send("PUT", f"/v1/uploads/{token}?offset=0", stream_body=iter([data[:100_000]]))
+    assert part.json() == {"token": token, "size": len(data), "offset": 100_000, "complete": False}
+    clash = client._send(
+        "POST",
+        "/v1/uploads",
+        body=b'{"blob_id":"' + token.encode() + b'","size":1}',
+        headers={"content-type": "application/json"},
+    )
+    assert clash.status_code == 409 and clash.json()["error"]["code"] == "token_in_use"
+    blob_id, sent, fresh = client.upload_by_token(token, len(data), lambda off: iter([data[off:]]))
+    assert blob_id == hashlib.sha256(data).hexdigest() and sent == len(data) - 100_000 and fresh
+    assert client.missing([blob_id]) == []
+    assert client.upload_by_token(token, len(data), lambda off: iter([data[off:]])) == (blob_id, 0, False)
+    both = client._send(
+        "POST",
+        "/v1/uploads",
+        body=b'{"blob_id":"' + blob_id.encode() + b'","token":"' + token.encode() + b'","size":1}',
+        headers={"content-type": "application/json"},
+    )
+    assert both.status_code == 422
+
+
 def test_corrupted_upload_is_refused_and_never_visible(client):
     good = os.urandom(50_000)
     blob_id = hashlib.sha256(good).hexdigest()
@@ -100,10 +153,7 @@ def test_corrupted_upload_is_refused_and_never_visible(client):
     assert err.value.status == 404
     # The refused session is gone: a correct upload starts from zero and succeeds.
     assert (
-        client.request("POST", "/v1/uploads", json_body={"blob_id": blob_id, "size": len(good)}).json()[
-            "offset"
-        ]
-        == 0
+        client.request("POST", "/v1/uploads", json_body={"blob_id": blob_id, "size": len(good)}).json()["offset"] == 0
     )
     assert _raw_upload(client, blob_id, len(good), good).json()["complete"] is True
 
@@ -133,9 +183,7 @@ def test_bytes_past_the_declared_size_are_refused_without_trace(client):
     blob_id = hashlib.sha256(data).hexdigest()
     first = _raw_upload(client, blob_id, len(data), data[:4000])
     assert first.json()["offset"] == 4000
-    too_many = client._send(
-        "PUT", f"/v1/uploads/{blob_id}?offset=4000", stream_body=iter([data[4000:], b"x"])
-    )
+    too_many = client._send("PUT", f"/v1/uploads/{blob_id}?offset=4000", stream_body=iter([data[4000:], b"x"]))
     assert too_many.status_code == 413 and too_many.json()["error"]["code"] == "too_many_bytes"
     assert client.upload_status(blob_id)["offset"] == 4000
 
@@ -199,10 +247,7 @@ def test_size_limit_and_quota(client):
     assert over.status_code == 403 and over.json()["error"]["code"] == "quota_exceeded"
     client.request("DELETE", f"/v1/uploads/{'b' * 64}")
     assert (
-        client.request("POST", "/v1/uploads", json_body={"blob_id": "c" * 64, "size": 30 << 20}).json()[
-            "offset"
-        ]
-        == 0
+        client.request("POST", "/v1/uploads", json_body={"blob_id": "c" * 64, "size": 30 << 20}).json()["offset"] == 0
     )
 
 

@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -57,6 +57,23 @@ class UploadedFile:
     blob_id: str
     blob_size: int
     key: bytes
+
+
+@dataclass
+class _Prepared:
+    """A file on its way up: blob_id is None until the relay names it (token upload)."""
+
+    path: str
+    size: int
+    plain: bytes
+    key: bytes
+    blob_size: int
+    blob_id: str | None
+    token: str
+
+    @property
+    def name(self) -> str:
+        return self.blob_id or self.token
 
 
 @dataclass
@@ -185,25 +202,52 @@ class RelayClient:
         After a dropped connection, a relay restart or a refused part, it asks the relay for its
         persisted offset and continues from there.
         """
-        sent_total, failures = 0, 0
+        return self._upload({"blob_id": blob_id}, blob_id, size, source, progress)[1]
+
+    def upload_by_token(
+        self,
+        token: str,
+        size: int,
+        source: Callable[[int], Iterator[bytes]],
+        progress: Progress | None = None,
+    ) -> tuple[str, int, bool]:
+        """Upload bytes whose sha256 is not computed here: the relay hashes them anyway to store them,
+        so it names the blob and returns the id. `token` (64 hex digits) names the session; the same
+        token later finds the stored blob without sending anything. Returns (blob id, bytes sent,
+        whether the relay lacked the blob).
+
+        Trusting the relay's id is safe: it is only a name; the bytes are authenticated by AES-GCM
+        under a key the relay never sees, so a wrong id yields a download that fails to decrypt.
+        """
+        return self._upload({"token": token}, token, size, source, progress)
+
+    def _upload(self, start: dict, name: str, size: int, source, progress) -> tuple[str, int, bool]:
+        sent_total, failures, fresh = 0, 0, None
         while True:
-            status = self.request("POST", "/v1/uploads", json_body={"blob_id": blob_id, "size": size}).json()
+            status = self.request("POST", "/v1/uploads", json_body=start | {"size": size}).json()
+            if fresh is None:
+                fresh = not status["complete"]
             if status["complete"]:
-                return sent_total
+                return status["blob_id"], sent_total, fresh
             offset = status["offset"]
             if progress:
                 progress(offset, size)
             end = min(size, offset + self.part_size)
             counted = _Counter(_limit(source(offset), end - offset), self._count_sent)
             try:
-                response = self._send("PUT", f"/v1/uploads/{blob_id}?offset={offset}", stream_body=iter(counted))
+                response = self._send(
+                    "PUT",
+                    f"/v1/uploads/{name}?offset={offset}",
+                    stream_body=iter(counted),
+                    headers={"content-length": str(end - offset)},  # no chunked framing to build and parse
+                )
             except httpx.TransportError as exc:
                 sent_total += counted.n
                 failures += 1
                 with self._sent_lock:
                     self.upload_interruptions += 1
                 if failures > self.retries:
-                    raise RelayUnavailable(f"upload of {blob_id} keeps failing: {exc}") from exc
+                    raise RelayUnavailable(f"upload of {name} keeps failing: {exc}") from exc
                 self._sleep(failures - 1)
                 continue
             sent_total += counted.n
@@ -213,7 +257,7 @@ class RelayClient:
                 if progress:
                     progress(result["offset"], size)
                 if result["complete"]:
-                    return sent_total
+                    return result["blob_id"], sent_total, fresh
                 continue
             error = _error_from(response)
             if error.code in ("offset_mismatch", "upload_busy") or response.status_code in RETRYABLE_STATUS:
@@ -287,29 +331,26 @@ class RelayClient:
 
     # ---- encrypted files
 
-    def prepare_file(self, path: str | os.PathLike, requester_secret: bytes) -> tuple[UploadedFile, bytes | None]:
-        """Hash (cached), derive the convergent key, find the blob id. Small files keep their ciphertext."""
-        path = str(path)
+    def _prepare(self, path: str, requester_secret: bytes) -> tuple[_Prepared, bytes | None]:
+        """Hash (cached) and derive the convergent key. The blob id comes from the hash cache, or for a
+        small file from encrypting it here (the ciphertext is kept for the upload); a large file is left
+        for the relay to name while it streams, so its bytes are encrypted once and hashed once."""
         plain = self.hash_cache.plaintext_sha256(path)
         key = crypto.file_key(requester_secret, plain)
         size = os.path.getsize(path)
+        blob_size = crypto.ciphertext_size(size)
+        item = _Prepared(path, size, plain, key, blob_size, None, _upload_token(key))
         known = self.hash_cache.blob_for(plain, key_id(requester_secret))
-        ciphertext = None
         if known:
-            blob_id, blob_size = known
-        else:
-            blob_size = crypto.ciphertext_size(size)
-            h = hashlib.sha256()
-            keep = [] if blob_size <= KEEP_CIPHERTEXT_BELOW else None
-            with open(path, "rb") as f:
-                for chunk in crypto.iter_encrypt(key, f):
-                    h.update(chunk)
-                    if keep is not None:
-                        keep.append(chunk)
-            blob_id = h.hexdigest()
-            ciphertext = b"".join(keep) if keep is not None else None
-            self.hash_cache.remember_blob(plain, key_id(requester_secret), blob_id, blob_size)
-        return UploadedFile(path, size, plain.hex(), blob_id, blob_size, key), ciphertext
+            item.blob_id = known[0]
+            return item, None
+        if blob_size > KEEP_CIPHERTEXT_BELOW:
+            return item, None
+        with open(path, "rb") as f:
+            ciphertext = b"".join(crypto.iter_encrypt(key, f))
+        item.blob_id = hashlib.sha256(ciphertext).hexdigest()
+        self.hash_cache.remember_blob(plain, key_id(requester_secret), item.blob_id, blob_size)
+        return item, ciphertext
 
     def upload_files(
         self,
@@ -321,36 +362,53 @@ class RelayClient:
     ) -> UploadReport:
         """Encrypt and upload files, sending only blobs the relay lacks. Safe to repeat after a failure.
 
-        Works in batches so hashing and encrypting the next batch overlaps uploading the previous one.
-        Progress counts ciphertext bytes; blobs the relay already has count as done at once.
+        Works in batches so hashing the next batch overlaps uploading the previous one. Blobs whose id
+        is known (hash cache, small files) are checked with one /blobs/missing call per batch; large
+        new files stream straight to the relay under a token derived from their key, which finds an
+        already stored blob as well. Progress counts ciphertext bytes; blobs the relay already has
+        count as done at once.
         """
         paths = [str(p) for p in paths]
         sizes = [os.path.getsize(p) for p in paths]
         tracker = _ProgressTracker(sum(crypto.ciphertext_size(n) for n in sizes), progress)
-        prepared_all: list[UploadedFile] = []
-        seen: set[str] = set()
-        uploads = []
+        secret_id = key_id(requester_secret)
+        prepared: list[_Prepared] = []
+        uploads: dict[str, Future] = {}  # one per blob id or token: duplicates share it
 
-        def upload(f: UploadedFile, ct: bytes | None) -> int:
-            source = _bytes_source(ct) if ct is not None else _encrypting_source(f.path, f.key)
-            return self.upload_blob(f.blob_id, f.blob_size, source, tracker.for_item(f.blob_id))
+        def upload(item: _Prepared, ciphertext: bytes | None) -> tuple[str, int, bool]:
+            source = _bytes_source(ciphertext) if ciphertext is not None else _encrypting_source(item.path, item.key)
+            report = tracker.for_item(item.name)
+            if item.blob_id:
+                return item.blob_id, self.upload_blob(item.blob_id, item.blob_size, source, report), True
+            blob_id, sent, fresh = self.upload_by_token(item.token, item.blob_size, source, report)
+            self.hash_cache.remember_blob(item.plain, secret_id, blob_id, item.blob_size)
+            if not fresh:
+                tracker.finished(item.name, item.blob_size)
+            return blob_id, sent, fresh
 
         with ThreadPoolExecutor(workers) as prep_pool, ThreadPoolExecutor(workers) as up_pool:
             for batch in _batches(list(zip(paths, sizes, strict=True))):
-                prepared = list(prep_pool.map(lambda p: self.prepare_file(p[0], requester_secret), batch))
-                prepared_all += [f for f, _ in prepared]
-                missing = set(self.missing({f.blob_id for f, _ in prepared} - seen))
-                for index, (f, ct) in enumerate(prepared):
-                    if f.blob_id in missing and f.blob_id not in seen:
-                        uploads.append(up_pool.submit(upload, f, ct))
+                ready = list(prep_pool.map(lambda p: self._prepare(p[0], requester_secret), batch))
+                known = {item.blob_id for item, _ in ready if item.blob_id} - uploads.keys()
+                missing = set(self.missing(known)) if known else set()
+                for item, ciphertext in ready:
+                    prepared.append(item)
+                    if item.name in uploads:  # a duplicate file: its blob is already on its way
+                        tracker.finished(f"file {len(prepared)}", item.blob_size)
+                    elif item.blob_id and item.blob_id not in missing:
+                        uploads[item.name] = _done((item.blob_id, 0, False))
+                        tracker.finished(item.name, item.blob_size)
                     else:
-                        tracker.finished(f"{len(prepared_all)}/{index}", f.blob_size)
-                    seen.add(f.blob_id)
+                        uploads[item.name] = up_pool.submit(upload, item, ciphertext)
                 # Bound what waits in memory (kept ciphertext of small files) when uploads lag behind.
-                while sum(not u.done() for u in uploads) > 4 * workers:
-                    wait(uploads, return_when=FIRST_COMPLETED)
-            sent = sum(u.result() for u in uploads)
-        return UploadReport(prepared_all, len(seen), len(uploads), sent)
+                while sum(not u.done() for u in uploads.values()) > 4 * workers:
+                    wait(uploads.values(), return_when=FIRST_COMPLETED)
+            results = {name: u.result() for name, u in uploads.items()}
+        files = [UploadedFile(i.path, i.size, i.plain.hex(), results[i.name][0], i.blob_size, i.key) for i in prepared]
+        uploaded = [r for r in results.values() if r[2]]
+        return UploadReport(
+            files, len({r[0] for r in results.values()}), len(uploaded), sum(r[1] for r in results.values())
+        )
 
     # ---- job documents
 
@@ -437,6 +495,18 @@ def _error_from(response: httpx.Response) -> RelayRequestError:
         return RelayRequestError(response.status_code, "unknown", response.text[:200])
     finally:
         response.close()
+
+
+def _upload_token(key: bytes) -> str:
+    """Session name for a file the relay names: fixed by the file's convergent key, so a second upload of
+    the same file by the same requester finds the blob; reveals nothing without the key."""
+    return hashlib.sha256(b"render-farm/upload-token|" + key).hexdigest()
+
+
+def _done(value) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
 
 
 def _limit(chunks: Iterator[bytes], n: int) -> Iterator[bytes]:

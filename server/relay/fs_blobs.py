@@ -41,16 +41,20 @@ class FileUploadSession:
                 left -= len(chunk)
         return h
 
-    def write(self, data: bytes) -> None:
-        # Called off the event loop: os.write and sha256 of a large buffer both release the GIL.
+    def write(self, chunks: list[bytes]) -> None:
+        # Called off the event loop with the chunks as received: one writev and no joined copy; os.writev
+        # and sha256 of large buffers release the GIL, so the loop keeps receiving meanwhile.
         fd, start = self._file.fileno(), self.offset
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-        self._hasher.update(data)
-        self.offset += len(data)
-        start_writeback(fd, start, len(data))
+        total = sum(len(c) for c in chunks)
+        done = os.writev(fd, chunks)
+        if done < total:  # short write (rare): finish the rest piece by piece
+            view = memoryview(b"".join(chunks))[done:]
+            while view:
+                view = view[os.write(fd, view) :]
+        for chunk in chunks:
+            self._hasher.update(chunk)
+        self.offset += total
+        start_writeback(fd, start, total)
 
     def rollback(self, offset: int) -> None:
         if offset < self.offset:
@@ -131,9 +135,9 @@ class FileBlobStore:
         if session:
             session.close()
 
-    def publish(self, key: UploadKey, session: FileUploadSession) -> None:
+    def publish(self, key: UploadKey, session: FileUploadSession, blob_id: str | None = None) -> None:
         session.persist()
-        final = self._blob_file(key.blob_id)
+        final = self._blob_file(blob_id or key.blob_id)
         final.parent.mkdir(exist_ok=True)
         self._forget(key)
         os.replace(session.path, final)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from starlette.requests import ClientDisconnect
 
 from .auth import Signer, StreamSigner
@@ -19,8 +19,10 @@ router = APIRouter(prefix="/v1", tags=["blobs"])
 
 BlobId = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the stored bytes, lowercase hex")]
 BlobIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="sha256 of the stored bytes")]
+SessionPath = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="the upload's blob id, or its token")]
 # Bytes handed to the disk thread at once; the next batch is received while this one is written.
 WRITE_BATCH = 4 << 20
+MAX_WRITE_CHUNKS = 512  # one writev takes at most IOV_MAX (1024 on Linux) buffers
 
 
 class MissingRequest(BaseModel):
@@ -32,12 +34,26 @@ class MissingResponse(BaseModel):
 
 
 class UploadStart(BaseModel):
-    blob_id: BlobId
+    blob_id: BlobId | None = Field(None, description="sha256 of the blob; the relay refuses other bytes")
+    token: BlobId | None = Field(
+        None,
+        description="instead of blob_id: a session name the client chose (64 hex digits, e.g. derived from the "
+        "file's key), for bytes it streams without hashing them first; the relay names the blob by the "
+        "sha256 it computes, returns it when complete, and remembers it for the next upload of this token",
+    )
     size: int = Field(ge=0, description="total size of the blob in bytes")
+
+    @model_validator(mode="after")
+    def _one_name(self):
+        if (self.blob_id is None) == (self.token is None):
+            raise ValueError("give exactly one of blob_id and token")
+        return self
 
 
 class UploadStatus(BaseModel):
-    blob_id: str
+    # Absent fields are left out of responses (a blob-id upload's reply has no token).
+    blob_id: str | None = Field(None, description="the blob's id; absent while a token upload is incomplete")
+    token: str | None = Field(None, description="the session token, for uploads started with one")
     size: int
     offset: int = Field(description="bytes the relay has persisted; continue the upload from here")
     complete: bool = Field(description="the blob is stored and visible")
@@ -47,23 +63,48 @@ def _state(request: Request):
     return request.app.state.relay
 
 
+def _status(meta, address: str, name: str) -> tuple[bool, UploadStatus | None]:
+    """(is `name` a token session, its status if the blob it names is already stored)."""
+    is_token, produced = meta.token_state(address, name)
+    blob_id = produced if is_token else name
+    stored = meta.blob_size(blob_id) if blob_id else None
+    if stored is None:
+        return is_token, None
+    return is_token, UploadStatus(
+        blob_id=blob_id, token=name if is_token else None, size=stored, offset=stored, complete=True
+    )
+
+
+def _open_status(name: str, is_token: bool, size: int, offset: int) -> UploadStatus:
+    if is_token:
+        return UploadStatus(blob_id=None, token=name, size=size, offset=offset, complete=False)
+    return UploadStatus(blob_id=name, size=size, offset=offset, complete=False)
+
+
 @router.post("/blobs/missing", response_model=MissingResponse, summary="Which of these blobs the relay lacks")
 async def missing_blobs(body: MissingRequest, request: Request, address: Signer):
     state = _state(request)
     return MissingResponse(missing=await state.run(state.meta.missing_blobs, body.blob_ids))
 
 
-@router.post("/uploads", response_model=UploadStatus, summary="Start or resume the upload of one blob")
+@router.post(
+    "/uploads",
+    response_model=UploadStatus,
+    response_model_exclude_none=True,
+    summary="Start or resume the upload of one blob",
+)
 async def start_upload(body: UploadStart, request: Request, address: Signer):
     state = _state(request)
-    return await state.run(_start_upload, state, address, body.blob_id, body.size)
+    return await state.run(_start_upload, state, address, body.blob_id or body.token, body.size, body.token is not None)
 
 
-def _start_upload(state, address: str, blob_id: str, size: int) -> UploadStatus:
+def _start_upload(state, address: str, name: str, size: int, by_token: bool) -> UploadStatus:
     meta, config = state.meta, state.config
-    stored = meta.blob_size(blob_id)
-    if stored is not None:
-        return UploadStatus(blob_id=blob_id, size=stored, offset=stored, complete=True)
+    is_token, done = _status(meta, address, name)
+    if is_token and not by_token:
+        raise RelayError(409, "token_in_use", "you use this name as an upload token; start it with {token, size}")
+    if done is not None and is_token == by_token:
+        return done
     if size > config.max_blob_bytes:
         raise RelayError(
             413,
@@ -71,7 +112,7 @@ def _start_upload(state, address: str, blob_id: str, size: int) -> UploadStatus:
             f"a blob may be at most {config.max_blob_bytes} bytes",
             max_blob_bytes=config.max_blob_bytes,
         )
-    existing = meta.get_upload(address, blob_id)
+    existing = meta.get_upload(address, name)
     if existing is not None and existing != size:
         raise RelayError(
             409,
@@ -91,26 +132,31 @@ def _start_upload(state, address: str, blob_id: str, size: int) -> UploadStatus:
                 used=used,
                 quota=config.quota_bytes,
             )
-    meta.put_upload(address, blob_id, size, time.time())
-    offset = state.blobs.upload_offset(UploadKey(address, blob_id))
-    return UploadStatus(blob_id=blob_id, size=size, offset=offset, complete=False)
+    if by_token:
+        meta.start_token_upload(address, name, size, time.time())
+    else:
+        meta.put_upload(address, name, size, time.time())
+    offset = state.blobs.upload_offset(UploadKey(address, name))
+    return _open_status(name, by_token, size, offset)
 
 
-@router.get("/uploads/{blob_id}", response_model=UploadStatus, summary="Progress of an upload")
-async def upload_status(blob_id: BlobIdPath, request: Request, address: Signer):
+@router.get(
+    "/uploads/{blob_id}", response_model=UploadStatus, response_model_exclude_none=True, summary="Progress of an upload"
+)
+async def upload_status(blob_id: SessionPath, request: Request, address: Signer):
     state = _state(request)
-    stored = await state.run(state.meta.blob_size, blob_id)
-    if stored is not None:
-        return UploadStatus(blob_id=blob_id, size=stored, offset=stored, complete=True)
+    is_token, done = await state.run(_status, state.meta, address, blob_id)
+    if done is not None:
+        return done
     size = await state.run(state.meta.get_upload, address, blob_id)
     if size is None:
         raise RelayError(404, "no_upload", "no upload of this blob in progress; start one with POST /v1/uploads")
     offset = await state.run(state.blobs.upload_offset, UploadKey(address, blob_id))
-    return UploadStatus(blob_id=blob_id, size=size, offset=offset, complete=False)
+    return _open_status(blob_id, is_token, size, offset)
 
 
 @router.delete("/uploads/{blob_id}", status_code=204, summary="Abandon an upload")
-async def abort_upload(blob_id: BlobIdPath, request: Request, address: Signer):
+async def abort_upload(blob_id: SessionPath, request: Request, address: Signer):
     state = _state(request)
     key = UploadKey(address, blob_id)
     async with state.upload_lock(key):
@@ -122,6 +168,7 @@ async def abort_upload(blob_id: BlobIdPath, request: Request, address: Signer):
 @router.put(
     "/uploads/{blob_id}",
     response_model=UploadStatus,
+    response_model_exclude_none=True,
     summary="Send blob bytes starting at `offset`; the last byte verifies and publishes the blob",
     openapi_extra={
         "requestBody": {
@@ -131,15 +178,15 @@ async def abort_upload(blob_id: BlobIdPath, request: Request, address: Signer):
     },
 )
 async def upload_bytes(
-    blob_id: BlobIdPath,
+    blob_id: SessionPath,
     request: Request,
     address: StreamSigner,
     offset: Annotated[int, Query(ge=0, description="where these bytes start")],
 ):
     state = _state(request)
-    stored = await state.run(state.meta.blob_size, blob_id)
-    if stored is not None:
-        return UploadStatus(blob_id=blob_id, size=stored, offset=stored, complete=True)
+    is_token, done = await state.run(_status, state.meta, address, blob_id)
+    if done is not None:
+        return done
     size = await state.run(state.meta.get_upload, address, blob_id)
     if size is None:
         raise RelayError(404, "no_upload", "no upload of this blob in progress; start one with POST /v1/uploads")
@@ -164,9 +211,9 @@ async def upload_bytes(
             return Response(status_code=400)
         await state.run(state.meta.put_upload, address, blob_id, size, time.time())
         if session.offset < size:
-            return UploadStatus(blob_id=blob_id, size=size, offset=session.offset, complete=False)
-        await state.run(_finish_upload, state, key, session, size)
-    return UploadStatus(blob_id=blob_id, size=size, offset=size, complete=True)
+            return _open_status(blob_id, is_token, size, session.offset)
+        produced = await state.run(_finish_upload, state, key, session, size, is_token)
+    return UploadStatus(blob_id=produced, token=blob_id if is_token else None, size=size, offset=size, complete=True)
 
 
 async def _receive(state, request: Request, session, size: int) -> None:
@@ -181,11 +228,11 @@ async def _receive(state, request: Request, session, size: int) -> None:
     pending_len = 0
     writing: asyncio.Future | None = None
 
-    async def flush(data: bytes) -> None:
+    async def flush(chunks: list[bytes]) -> None:
         nonlocal writing
         if writing is not None:
             await writing
-        writing = asyncio.ensure_future(state.run(session.write, data))
+        writing = asyncio.ensure_future(state.run(session.write, chunks))
 
     try:
         async for chunk in request.stream():
@@ -206,19 +253,21 @@ async def _receive(state, request: Request, session, size: int) -> None:
                 )
             pending.append(chunk)
             pending_len += len(chunk)
-            if pending_len >= WRITE_BATCH:
-                await flush(b"".join(pending))
+            if pending_len >= WRITE_BATCH or len(pending) >= MAX_WRITE_CHUNKS:
+                await flush(pending)
                 pending, pending_len = [], 0
         if pending:
-            await flush(b"".join(pending))
+            await flush(pending)
     finally:
         if writing is not None:
             await writing
         state.metrics.inc("bytes_received_total", received - start)
 
 
-def _finish_upload(state, key: UploadKey, session, size: int) -> None:
-    if session.digest_hex() != key.blob_id:
+def _finish_upload(state, key: UploadKey, session, size: int, is_token: bool) -> str:
+    """Verify and publish; returns the blob id (for a token session, whatever the bytes hash to)."""
+    digest = session.digest_hex()
+    if not is_token and digest != key.blob_id:
         state.blobs.discard_upload(key)
         state.meta.delete_upload(key.owner, key.blob_id)
         state.metrics.inc("upload_hash_mismatch_total")
@@ -228,9 +277,10 @@ def _finish_upload(state, key: UploadKey, session, size: int) -> None:
             "the uploaded bytes do not hash to the blob id; the upload was discarded, start again from offset 0",
         )
     with state.publish_lock:
-        state.blobs.publish(key, session)
-        state.meta.add_blob(key.blob_id, size, key.owner, time.time())
+        state.blobs.publish(key, session, digest)
+        state.meta.add_blob(digest, size, key.owner, time.time(), session=key.blob_id)
     state.metrics.inc("uploads_completed_total")
+    return digest
 
 
 class BlobFileResponse(FileResponse):

@@ -18,6 +18,9 @@ CREATE INDEX IF NOT EXISTS blobs_owner ON blobs(owner);
 CREATE TABLE IF NOT EXISTS uploads (
   owner TEXT NOT NULL, blob_id TEXT NOT NULL, size INTEGER NOT NULL,
   created_at REAL NOT NULL, updated_at REAL NOT NULL, PRIMARY KEY (owner, blob_id));
+-- Sessions named by a client token instead of a blob id; blob_id is what the bytes hashed to.
+CREATE TABLE IF NOT EXISTS upload_tokens (
+  owner TEXT NOT NULL, token TEXT NOT NULL, blob_id TEXT, PRIMARY KEY (owner, token));
 CREATE TABLE IF NOT EXISTS nonces (
   address TEXT NOT NULL, nonce TEXT NOT NULL, expires_at REAL NOT NULL, PRIMARY KEY (address, nonce));
 CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces(expires_at);
@@ -80,12 +83,17 @@ class SqliteMetadata:
             present.update(r[0] for r in self._all(f"SELECT blob_id FROM blobs WHERE blob_id IN ({marks})", part))
         return [b for b in blob_ids if b not in present]
 
-    def add_blob(self, blob_id: str, size: int, owner: str, now: float) -> None:
-        """Record a published blob and close the session that produced it, in one transaction."""
+    def add_blob(self, blob_id: str, size: int, owner: str, now: float, session: str | None = None) -> None:
+        """Record a published blob and close the session that produced it (named `session`, by default
+        the blob id), in one transaction; a token session remembers which blob it became."""
+        session = session or blob_id
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?, ?)", (blob_id, size, owner, now))
-            self._db.execute("DELETE FROM uploads WHERE owner = ? AND blob_id = ?", (owner, blob_id))
+            self._db.execute("DELETE FROM uploads WHERE owner = ? AND blob_id = ?", (owner, session))
+            self._db.execute(
+                "UPDATE upload_tokens SET blob_id = ? WHERE owner = ? AND token = ?", (blob_id, owner, session)
+            )
 
     def delete_blob_row(self, blob_id: str) -> None:
         self._write("DELETE FROM blobs WHERE blob_id = ?", (blob_id,))
@@ -116,7 +124,35 @@ class SqliteMetadata:
         )
 
     def delete_upload(self, owner: str, blob_id: str) -> None:
-        self._write("DELETE FROM uploads WHERE owner = ? AND blob_id = ?", (owner, blob_id))
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM uploads WHERE owner = ? AND blob_id = ?", (owner, blob_id))
+            self._db.execute(
+                "DELETE FROM upload_tokens WHERE owner = ? AND token = ? AND blob_id IS NULL", (owner, blob_id)
+            )
+
+    def start_token_upload(self, owner: str, token: str, size: int, now: float) -> None:
+        """Open (or keep) a session named by a client token; the relay names the blob when it is complete."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT INTO uploads VALUES (?, ?, ?, ?, ?) ON CONFLICT(owner, blob_id) DO UPDATE SET updated_at = ?",
+                (owner, token, size, now, now, now),
+            )
+            self._db.execute("INSERT OR REPLACE INTO upload_tokens VALUES (?, ?, NULL)", (owner, token))
+
+    def token_state(self, owner: str, token: str) -> tuple[bool, str | None]:
+        """(is `token` a token session of `owner`, the blob id it produced if complete)."""
+        row = self._one("SELECT blob_id FROM upload_tokens WHERE owner = ? AND token = ?", (owner, token))
+        return (row is not None, row[0] if row else None)
+
+    def purge_tokens(self) -> int:
+        """Forget tokens whose session is gone unfinished or whose blob was collected."""
+        return self._write(
+            "DELETE FROM upload_tokens WHERE (blob_id IS NULL AND NOT EXISTS (SELECT 1 FROM uploads u"
+            " WHERE u.owner = upload_tokens.owner AND u.blob_id = upload_tokens.token))"
+            " OR (blob_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.blob_id = upload_tokens.blob_id))"
+        ).rowcount
 
     def all_uploads(self) -> list[tuple[str, str, float]]:
         return self._all("SELECT owner, blob_id, updated_at FROM uploads")

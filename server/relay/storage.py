@@ -25,7 +25,8 @@ class UploadKey:
 class UploadSession(Protocol):
     offset: int
 
-    def write(self, data: bytes) -> None: ...
+    def write(self, chunks: list[bytes]) -> None:
+        """Append these bytes (as received, not joined) and feed them to the running hash."""
 
     def rollback(self, offset: int) -> None:
         """Drop bytes after `offset` (a refused request must leave no trace)."""
@@ -46,8 +47,9 @@ class BlobStore(Protocol):
 
     def upload_offset(self, key: UploadKey) -> int: ...
 
-    def publish(self, key: UploadKey, session: UploadSession) -> None:
-        """Make a verified upload visible atomically under its blob id and drop the session."""
+    def publish(self, key: UploadKey, session: UploadSession, blob_id: str | None = None) -> None:
+        """Make a verified upload visible atomically under `blob_id` (default: the session's name, which
+        is then its blob id) and drop the session."""
 
     def discard_upload(self, key: UploadKey) -> None: ...
 
