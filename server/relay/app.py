@@ -19,11 +19,13 @@ from .errors import RelayError, install_error_handlers
 from .fs_blobs import FileBlobStore
 from .gc import collect_garbage, reconcile
 from .logs import log_event
+from .nonces import NonceStore
 from .sqlite_meta import SqliteMetadata
 from .state import RelayState
 
 log = logging.getLogger("relay.access")
 VERSION = "1"
+CHECKPOINT_INTERVAL = 2.0  # seconds between folding the nonce WAL back (off the event loop)
 
 
 def build_authority(config: RelayConfig) -> JobAuthority:
@@ -117,6 +119,7 @@ def create_app(config: RelayConfig, authority: JobAuthority | None = None) -> Fa
         meta=SqliteMetadata(config.data_dir / "relay.sqlite3"),
         blobs=FileBlobStore(config.data_dir),
         authority=authority or build_authority(config),
+        nonces=NonceStore(config.data_dir / "nonces.sqlite3"),
     )
     reconcile(state)
 
@@ -130,10 +133,20 @@ def create_app(config: RelayConfig, authority: JobAuthority | None = None) -> Fa
                 except Exception:
                     logging.getLogger("relay.gc").exception("gc failed; will retry")
 
-        task = asyncio.create_task(gc_loop())
+        async def checkpoint_loop():
+            while True:
+                await asyncio.sleep(CHECKPOINT_INTERVAL)
+                try:
+                    await state.run(state.nonces.checkpoint)
+                except Exception:
+                    logging.getLogger("relay").exception("nonce checkpoint failed; will retry")
+
+        tasks = [asyncio.create_task(gc_loop()), asyncio.create_task(checkpoint_loop())]
         yield
-        task.cancel()
+        for task in tasks:
+            task.cancel()
         state.meta.close()
+        state.nonces.close()
 
     app = FastAPI(
         title="Render farm relay",

@@ -81,7 +81,7 @@ async def authenticate(request: Request, body: bytes | None) -> str:
     except (StacksError, ValueError):
         raise _refuse(state, "bad_signature", "the signature does not verify for this request") from None
     # Recorded only once the signature is valid, so nobody can burn another address's nonces.
-    if not await state.run(state.meta.use_nonce, address, nonce, timestamp + skew + 1):
+    if not state.nonces.use(address, nonce, timestamp + skew + 1):  # on the loop: see nonces.py
         raise _refuse(state, "replayed_nonce", "this nonce was already used; sign every request with a new nonce")
     wait = state.limiter.allow(address)
     if wait:

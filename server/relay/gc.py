@@ -19,7 +19,7 @@ log = logging.getLogger("relay.gc")
 def collect_garbage(state, now: float | None = None) -> dict:
     now = time.time() if now is None else now
     cfg, meta, blobs = state.config, state.meta, state.blobs
-    report = {"nonces": meta.purge_nonces(now), "jobs": 0, "uploads": 0, "blobs": 0, "bytes": 0}
+    report = {"nonces": state.nonces.purge(now), "jobs": 0, "uploads": 0, "blobs": 0, "bytes": 0}
     report["tokens"] = meta.purge_tokens()
     for job_id in meta.stale_jobs(now - cfg.job_retention):
         meta.delete_job(job_id)

@@ -1,6 +1,8 @@
-"""Metadata on SQLite: blobs, upload sessions, seen nonces, job documents, blob references, progress.
+"""Metadata on SQLite: blobs, upload sessions, job documents, blob references, progress.
 
-One connection behind a lock (SQLite serializes writers anyway); WAL so readers never block.
+Writes go through one connection behind a lock (SQLite serializes writers anyway). Plain reads use a
+connection per thread and no lock: in WAL mode they never wait for a writer, so the event loop can
+answer the hot lookups itself (which blobs are missing, is this blob stored) without a thread hop.
 A PostgreSQL store for several relay instances would implement the same methods.
 """
 
@@ -21,9 +23,7 @@ CREATE TABLE IF NOT EXISTS uploads (
 -- Sessions named by a client token instead of a blob id; blob_id is what the bytes hashed to.
 CREATE TABLE IF NOT EXISTS upload_tokens (
   owner TEXT NOT NULL, token TEXT NOT NULL, blob_id TEXT, PRIMARY KEY (owner, token));
-CREATE TABLE IF NOT EXISTS nonces (
-  address TEXT NOT NULL, nonce TEXT NOT NULL, expires_at REAL NOT NULL, PRIMARY KEY (address, nonce));
-CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces(expires_at);
+DROP TABLE IF EXISTS nonces;  -- moved to nonces.sqlite3 (nonces.py)
 CREATE TABLE IF NOT EXISTS jobs (job_id INTEGER PRIMARY KEY, updated_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
   job_id INTEGER NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, data BLOB NOT NULL,
@@ -52,14 +52,24 @@ class SqliteMetadata:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
+        self._path = path
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+
+    def _reader(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA query_only=1")
+            with self._lock:
+                self._readers.append(db)
+        return db
 
     def _one(self, sql, args=()):
-        with self._lock:
-            return self._db.execute(sql, args).fetchone()
+        return self._reader().execute(sql, args).fetchone()
 
     def _all(self, sql, args=()):
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        return self._reader().execute(sql, args).fetchall()
 
     def _write(self, sql, args=()):
         with self._lock:
@@ -67,6 +77,8 @@ class SqliteMetadata:
 
     def close(self):
         with self._lock:
+            for db in self._readers:
+                db.close()
             self._db.close()
 
     # ---- blobs and uploads
@@ -156,19 +168,6 @@ class SqliteMetadata:
 
     def all_uploads(self) -> list[tuple[str, str, float]]:
         return self._all("SELECT owner, blob_id, updated_at FROM uploads")
-
-    # ---- replay protection
-
-    def use_nonce(self, address: str, nonce: str, expires_at: float) -> bool:
-        """True the first time (address, nonce) is seen; False for a replay."""
-        try:
-            self._write("INSERT INTO nonces VALUES (?, ?, ?)", (address, nonce, expires_at))
-            return True
-        except sqlite3.IntegrityError:
-            return False
-
-    def purge_nonces(self, now: float) -> int:
-        return self._write("DELETE FROM nonces WHERE expires_at < ?", (now,)).rowcount
 
     # ---- job documents
 

@@ -13,6 +13,7 @@ from addon.farm.authority import JobAuthority
 from .config import RelayConfig
 from .fs_blobs import FileBlobStore
 from .metrics import Metrics
+from .nonces import NonceStore
 from .ratelimit import RateLimiter
 from .sqlite_meta import SqliteMetadata
 
@@ -23,6 +24,7 @@ class RelayState:
     meta: SqliteMetadata
     blobs: FileBlobStore
     authority: JobAuthority
+    nonces: NonceStore
     metrics: Metrics = field(default_factory=Metrics)
     limiter: RateLimiter | None = None
     # Publishing a blob and collecting it must not interleave (a re-upload racing a deletion).
