@@ -20,14 +20,23 @@ def build(path: str) -> None:
     scene.render.image_settings.file_format = "PNG"
     scene.render.filepath = "//frames/frame_"
 
+    world = bpy.data.worlds.new("Sky")
+    world.color = (0.35, 0.45, 0.6)
+    scene.world = world
+    bpy.ops.mesh.primitive_plane_add(size=20, location=(0, 0, -1))
     bpy.ops.mesh.primitive_cube_add(size=2)
     cube = bpy.context.active_object
+    paint = bpy.data.materials.new("Orange")
+    paint.diffuse_color = (0.9, 0.35, 0.05, 1)
+    paint.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = (0.9, 0.35, 0.05, 1)
+    cube.data.materials.append(paint)
     cube.rotation_euler = (0, 0, 0)
     cube.keyframe_insert("rotation_euler", frame=1)
     cube.rotation_euler = (0, 0, math.pi / 2)
     cube.keyframe_insert("rotation_euler", frame=24)
 
-    bpy.ops.object.light_add(type="SUN", location=(4, -4, 6))
+    bpy.ops.object.light_add(type="SUN", location=(4, -4, 6), rotation=(math.radians(40), math.radians(20), 0))
+    bpy.context.active_object.data.energy = 4
     bpy.ops.object.camera_add(location=(6, -6, 4.5), rotation=(math.radians(63), 0, math.radians(45)))
     scene.camera = bpy.context.active_object
     bpy.ops.wm.save_as_mainfile(filepath=path)
