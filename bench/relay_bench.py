@@ -1,10 +1,13 @@
 """Relay benchmark on loopback; every figure is a ratio to a baseline measured in the same run.
 
   first upload    time to hash, encrypt, upload and store a mixed-size file set (default 1 GiB),
-                  as a ratio to `openssl dgst -sha256` over the same files (goal ≤ 2.5×)
+                  as a ratio to `openssl dgst -sha256` over the same files (goal ≤ 2.5×), and to
+                  max(openssl, the disk's write + fsync of as many bytes) measured in the same run
   re-upload       the unchanged set again, as a ratio to the first upload (goal ≤ 0.05×)
   download        the largest blob with curl, relay vs nginx serving the same file (goal ≥ 0.5×)
   64 clients      concurrent small signed requests: p50/p99 latency and errors (goal: zero errors)
+
+Shared machines are noisy (other processes take CPU and disk): compare ratios from one run.
 
 nginx is installed from Debian with apt-get when missing (needs root); without it the download
 comparison is skipped with a note. Run: `python -m bench relay_bench [--size-mib N]`.
@@ -31,6 +34,7 @@ from addon.farm.hash_cache import HashCache
 from addon.farm.relay_client import RelayClient
 from addon.stacks.keys import make_private_key
 from server.relay.local import RelayProcess, free_port
+from server.relay.writeback import start_writeback
 
 MiB = 1 << 20
 
@@ -72,10 +76,16 @@ def openssl_hash_time(paths: list[Path]) -> float:
     return timed(subprocess.run, cmd, check=True, stdout=subprocess.DEVNULL)[0]
 
 
-def disk_floor_time(work: Path, total: int) -> float:
-    """Writing and fsyncing as many bytes as the relay must store: the disk's own floor."""
-    target = work / "disk-floor.bin"
-    t = timed(
+def disk_floor_time(directory: Path, total: int) -> tuple[float, float]:
+    """Writing and fsyncing as many bytes as the relay must store, on the relay's filesystem.
+
+    Two ways: `dd conv=fsync` (everything into the page cache, then one fsync) and the relay's own
+    way (4 MiB writes, writeback started after each, one fsync at the end). Returns both times; the
+    faster is the disk's floor: no upload that stores every byte durably can beat it.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "disk-floor.bin"
+    dd = timed(
         subprocess.run,
         [
             "dd",
@@ -89,7 +99,19 @@ def disk_floor_time(work: Path, total: int) -> float:
         check=True,
     )[0]
     target.unlink()
-    return t
+    block = os.urandom(4 * MiB)
+    t0 = time.perf_counter()
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for offset in range(0, total, len(block)):
+            n = os.write(fd, block[: min(len(block), total - offset)])
+            start_writeback(fd, offset, n)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    streamed = time.perf_counter() - t0
+    target.unlink()
+    return dd, streamed
 
 
 def curl_time(url: str, headers: dict | None = None) -> float:
@@ -220,13 +242,16 @@ def main(argv=None) -> int:
     print(f"   {len(paths)} files, {total / MiB:.0f} MiB")
     t_openssl = openssl_hash_time(paths)
     print(f"openssl dgst -sha256 (baseline)   {t_openssl:7.2f} s   {total / MiB / t_openssl:7.0f} MiB/s")
-    t_disk = disk_floor_time(work, total)
+    relay_data = args.relay_data or work / "relay-data"
+    t_dd, t_streamed = disk_floor_time(relay_data.parent, total)
+    t_disk = min(t_dd, t_streamed)
     print(
         f"write + fsync same bytes (disk)   {t_disk:7.2f} s   {total / MiB / t_disk:7.0f} MiB/s"
-        f"   = {t_disk / t_openssl:4.2f}× openssl: the relay stores every byte durably, so no upload beats this"
+        f"   = {t_disk / t_openssl:4.2f}× openssl (dd conv=fsync {t_dd:.2f} s, streamed with writeback"
+        f" {t_streamed:.2f} s): the relay stores every byte durably, so no upload beats this"
     )
+    floor = max(t_openssl, t_disk)
 
-    relay_data = args.relay_data or work / "relay-data"
     shutil.rmtree(relay_data, ignore_errors=True)
     limits = ["--rate", "1000000", "--burst", "1000000", "--log-level", "warning"]
     relay = RelayProcess(relay_data, extra_args=limits + ["--jobs-table", str(work / "jobs.sqlite3")])
@@ -241,7 +266,12 @@ def main(argv=None) -> int:
         t_first, first = timed(client.upload_files, paths, secret, workers=args.workers)
         print(
             f"first upload                      {t_first:7.2f} s   {t_first / t_openssl:5.2f}× openssl"
-            f"   (goal ≤ 2.5×; {first.blobs_uploaded} blobs, {first.bytes_uploaded / MiB:.0f} MiB sent;"
+            f"   (goal ≤ 2.5×: {'met' if t_first <= 2.5 * t_openssl else 'not met'}; {first.blobs_uploaded} blobs,"
+            f" {first.bytes_uploaded / MiB:.0f} MiB sent)"
+        )
+        print(
+            f"                                            {t_first / floor:5.2f}× max(openssl, disk)"
+            f"   ({'met' if t_first <= 2.5 * floor else 'not met'} against the slower of hashing and storing;"
             f" {t_first / t_disk:4.2f}× the disk floor)"
         )
         t_again, again = timed(client.upload_files, paths, secret, workers=args.workers)

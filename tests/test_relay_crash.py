@@ -54,13 +54,19 @@ def test_sigkill_at_random_points_then_every_upload_resumes(tmp_path):
             total_size += sum(map(len, blobs))
             errors: list[BaseException] = []
 
-            def upload(data, errors=errors):
+            def upload(data, by_token, errors=errors):
                 try:
-                    client.upload_blob(hashlib.sha256(data).hexdigest(), len(data), _slow_source(data, 0.02))
+                    blob_id = hashlib.sha256(data).hexdigest()
+                    if by_token:  # the relay names the blob: it must still be exactly these bytes
+                        token = hashlib.sha256(b"token|" + data).hexdigest()
+                        named, _, _ = client.upload_by_token(token, len(data), _slow_source(data, 0.02))
+                        assert named == blob_id
+                    else:
+                        client.upload_blob(blob_id, len(data), _slow_source(data, 0.02))
                 except BaseException as exc:  # noqa: BLE001 - reported by the main thread
                     errors.append(exc)
 
-            threads = [threading.Thread(target=upload, args=(b,)) for b in blobs]
+            threads = [threading.Thread(target=upload, args=(b, i % 2 == 1)) for i, b in enumerate(blobs)]
             for t in threads:
                 t.start()
             time.sleep(rng.uniform(0.05, 0.6))

@@ -222,9 +222,7 @@ def iter_decrypt(key: bytes, chunks: Iterable[bytes]) -> Iterator[bytes]:
             return aead.decrypt(_nonce(index, final), data, header)
         except InvalidTag:
             if not final:
-                raise DecryptionError(
-                    f"segment {index} failed authentication (tampered or wrong key)"
-                ) from None
+                raise DecryptionError(f"segment {index} failed authentication (tampered or wrong key)") from None
             raise DecryptionError(
                 f"segment {index} failed authentication as the final segment: "
                 "the ciphertext is truncated, tampered with, or the key is wrong"
@@ -267,8 +265,11 @@ def decrypt_bytes(key: bytes, ciphertext: bytes) -> bytes:
 
 
 def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> bytes:
+    # One reused buffer: no 1 MiB allocation (and its page faults) per read.
     h = hashlib.sha256()
+    buf = bytearray(chunk_size)
+    view = memoryview(buf)
     with open(path, "rb", buffering=0) as f:
-        while chunk := f.read(chunk_size):
-            h.update(chunk)
+        while n := f.readinto(buf):
+            h.update(view[:n])
     return h.digest()

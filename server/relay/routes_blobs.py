@@ -259,6 +259,11 @@ async def _receive(state, request: Request, session, size: int) -> None:
             if pending_len >= WRITE_BATCH or len(pending) >= MAX_WRITE_CHUNKS:
                 await flush(pending)
                 pending, pending_len = [], 0
+    except ClientDisconnect:
+        if pending:  # what did arrive is a valid prefix: keep it, the client resumes after it
+            await flush(pending)
+        raise
+    else:
         if pending:
             await flush(pending)
     finally:
