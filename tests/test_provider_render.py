@@ -67,6 +67,11 @@ def test_a_frame_over_its_time_cap_is_stopped(sample, tmp_path):
         render_frame(sample, 1, tmp_path, time_cap=0.2)
 
 
+def test_a_frame_over_its_memory_cap_is_stopped(sample, tmp_path):
+    with pytest.raises(RenderError, match="ran out of its memory cap \\(200 MiB\\)"):
+        render_frame(sample, 1, tmp_path, memory_cap=200 << 20)
+
+
 def test_a_broken_file_gives_a_clear_error(tmp_path):
     broken = tmp_path / "broken.blend"
     broken.write_bytes(b"BLENDER-not really")

@@ -9,6 +9,7 @@ beside each frame so the requester can judge the result before paying.
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -72,9 +73,24 @@ def render_frame(blend: Path, frame: int, out_dir: Path, *, time_cap: float = 60
             raise RenderError(f"frame {frame} took longer than {time_cap:g} s; raise the time cap or "
                               "lower the scene's samples/resolution") from None
     if result.returncode != 0 or "RENDERED " not in result.stdout or not image.exists():
-        tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
-        raise RenderError(f"frame {frame} failed (exit {result.returncode}): " + " | ".join(tail))
+        raise RenderError(_failure(frame, result, spec))
     return RenderedFrame(frame, image, preview)
+
+
+_OUT_OF_MEMORY = ("MemoryError", "failed to map segment", "Cannot allocate memory", "bad_alloc", "out of memory")
+
+
+def _failure(frame: int, result: subprocess.CompletedProcess, spec: dict) -> str:
+    """Say why a frame failed, and what the GPU owner can do about it."""
+    output = (result.stderr or "") + (result.stdout or "")
+    if result.returncode == -signal.SIGXCPU:
+        return (f"frame {frame} used up its CPU-time cap ({spec['cpu_seconds']} s): raise the time cap "
+                "or lower the scene's samples/resolution")
+    if any(sign in output for sign in _OUT_OF_MEMORY) or result.returncode == -signal.SIGKILL:
+        return (f"frame {frame} ran out of its memory cap ({spec['memory_bytes'] >> 20} MiB): raise the "
+                "memory cap if this machine has more, or decline scenes this large")
+    tail = output.strip().splitlines()[-5:]
+    return f"frame {frame} failed (exit {result.returncode}): " + " | ".join(tail)
 
 
 def render_frames(blend: Path, frames: range, out_dir: Path, on_frame=None, **limits) -> list[RenderedFrame]:
