@@ -401,8 +401,9 @@ class RelayClient:
                     else:
                         uploads[item.name] = up_pool.submit(upload, item, ciphertext)
                 # Bound what waits in memory (kept ciphertext of small files) when uploads lag behind.
-                while sum(not u.done() for u in uploads.values()) > 4 * workers:
-                    wait(uploads.values(), return_when=FIRST_COMPLETED)
+                # (Wait on the pending ones only: a finished future would make wait() return at once.)
+                while len(pending := [u for u in uploads.values() if not u.done()]) > 4 * workers:
+                    wait(pending, return_when=FIRST_COMPLETED)
             results = {name: u.result() for name, u in uploads.items()}
         files = [UploadedFile(i.path, i.size, i.plain.hex(), results[i.name][0], i.blob_size, i.key) for i in prepared]
         uploaded = [r for r in results.values() if r[2]]
