@@ -12,7 +12,7 @@ from functools import lru_cache
 from .c32 import c32_address, c32_address_decode
 from .errors import DecodeError, InvalidAddressError, StacksError
 from .keys import parse_principal
-from .reader import ByteReader
+from .wire import ByteReader
 
 INT_MIN, INT_MAX = -(2**127), 2**127 - 1
 UINT_MAX = 2**128 - 1

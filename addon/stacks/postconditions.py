@@ -6,11 +6,10 @@ Assets are "SP….contract::asset-name".
 
 from dataclasses import dataclass
 
-from .c32 import c32_address, c32_address_decode
 from .clarity import ClarityValue, read_value, serialize
 from .errors import DecodeError, StacksError
-from .keys import parse_principal, validate_contract_name
-from .reader import ByteReader
+from .keys import parse_principal
+from .wire import ByteReader, address_bytes, lp_string, read_address, read_contract_name, read_lp_string
 
 # Post-condition types.
 STX, FUNGIBLE, NON_FUNGIBLE, STAKING, POX = 0, 1, 2, 3, 4
@@ -120,21 +119,15 @@ def _split_asset(asset: str) -> tuple[str, str, str]:
 # ---- wire format ----------------------------------------------------------------------------------
 
 
-def _lp(text: str) -> bytes:
-    data = text.encode("ascii")
-    if len(data) > 128:
-        raise StacksError(f"'{text[:20]}…' is longer than 128 bytes")
-    return bytes([len(data)]) + data
 
 
 def _principal_bytes(principal: str) -> bytes:
     if principal == "origin":
         return bytes([_PRINCIPAL_ORIGIN])
     address, name = parse_principal(principal, strict=False)
-    version, h = c32_address_decode(address)
     if name is None:
-        return bytes([_PRINCIPAL_STANDARD, version]) + h
-    return bytes([_PRINCIPAL_CONTRACT, version]) + h + _lp(name)
+        return bytes([_PRINCIPAL_STANDARD]) + address_bytes(address)
+    return bytes([_PRINCIPAL_CONTRACT]) + address_bytes(address) + lp_string(name)
 
 
 def serialize_post_condition(pc: PostCondition) -> bytes:
@@ -158,32 +151,13 @@ def serialize_post_condition(pc: PostCondition) -> bytes:
 
 def _asset_bytes(asset: str) -> bytes:
     address, contract_name, name = _split_asset(asset)
-    version, h = c32_address_decode(address)
-    return bytes([version]) + h + _lp(contract_name) + _lp(name)
+    return address_bytes(address) + lp_string(contract_name) + lp_string(name)
 
 
-def read_lp_string(r: ByteReader, what: str) -> str:
-    raw = r.read(r.u8())
-    try:
-        return raw.decode("ascii")
-    except UnicodeDecodeError:
-        raise DecodeError(f"{what} is not ASCII") from None
 
 
-def read_address(r: ByteReader) -> str:
-    version = r.u8()
-    h = r.read(20)
-    if version >= 32:
-        raise DecodeError(f"address version {version} is out of range (must be < 32)")
-    return c32_address(version, h)
 
 
-def _read_contract_name(r: ByteReader) -> str:
-    name = read_lp_string(r, "contract name")
-    try:
-        return validate_contract_name(name)
-    except StacksError as e:
-        raise DecodeError(str(e)) from None
 
 
 def _read_principal(r: ByteReader) -> str:
@@ -194,13 +168,13 @@ def _read_principal(r: ByteReader) -> str:
         return read_address(r)
     if kind == _PRINCIPAL_CONTRACT:
         address = read_address(r)
-        return f"{address}.{_read_contract_name(r)}"
+        return f"{address}.{read_contract_name(r)}"
     raise DecodeError(f"unknown post-condition principal type 0x{kind:02x}")
 
 
 def _read_asset(r: ByteReader) -> str:
     address = read_address(r)
-    contract = _read_contract_name(r)
+    contract = read_contract_name(r)
     name = read_lp_string(r, "asset name")
     if not name:
         raise DecodeError("asset name is empty")

@@ -56,9 +56,12 @@ def verify_hash_rsv(digest: bytes, signature: bytes, public_key) -> bool:
         recovered = recover_public_key_rsv(digest, signature)
     except (SigningError, InvalidKeyError):
         return False
-    if int.from_bytes(signature[32:64], "big") > _HALF_ORDER:
-        return False
-    return recovered == pub.format(compressed=True)
+    return is_low_s(signature) and recovered == pub.format(compressed=True)
 
 
 _HALF_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
+
+
+def is_low_s(signature_rsv: bytes) -> bool:
+    """Stacks accepts only low-S signatures: the high-S twin of a valid signature is malleated."""
+    return int.from_bytes(signature_rsv[32:64], "big") <= _HALF_ORDER

@@ -7,19 +7,14 @@ sponsored single-sig P2PKH (what wallets use). Multi-sig conditions decode and r
 import hashlib
 from dataclasses import dataclass, replace
 
-from .c32 import c32_address, c32_address_decode
+from .c32 import c32_address
 from .clarity import ClarityValue, ContractPrincipal, StandardPrincipal, read_value, serialize
 from .errors import DecodeError, SigningError, StacksError
 from .keys import hash160, parse_private_key, public_key_from_private_key, validate_contract_name
 from .network import Network, get_network
-from .postconditions import (
-    read_address,
-    read_lp_string,
-    read_post_condition,
-    serialize_post_condition,
-)
-from .reader import ByteReader
-from .signing import recover_public_key_rsv, sign_hash_vrs, vrs_to_rsv
+from .postconditions import read_post_condition, serialize_post_condition
+from .signing import is_low_s, recover_public_key_rsv, sign_hash_vrs, vrs_to_rsv
+from .wire import ByteReader, address_bytes, lp_string, read_address, read_contract_name, read_lp_string
 
 # Authorization types.
 AUTH_STANDARD, AUTH_SPONSORED = 0x04, 0x05
@@ -226,15 +221,12 @@ def _verify_condition(cond: SpendingCondition, sighash: bytes, auth_type: int) -
     if cond.signature == EMPTY_SIGNATURE:
         raise SigningError("the transaction is not signed")
     presign = _presign_hash(sighash, auth_type, cond.fee, cond.nonce)
-    if int.from_bytes(cond.signature[33:65], "big") > _HALF_ORDER:
+    if not is_low_s(vrs_to_rsv(cond.signature)):
         raise SigningError("signature is not in low-S form")
     public_key = recover_public_key_rsv(presign, vrs_to_rsv(cond.signature), cond.key_encoding == KEY_COMPRESSED)
     if hash160(public_key) != cond.signer:
         raise SigningError("signature was not made by the transaction's signer")
     return public_key, _postsign_hash(presign, cond.key_encoding, cond.signature)
-
-
-_HALF_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
 
 def verify_transaction(tx: Transaction) -> str:
@@ -244,11 +236,6 @@ def verify_transaction(tx: Transaction) -> str:
 # ---- serialization --------------------------------------------------------------------------------
 
 
-def _lp(text: str, width: int = 1) -> bytes:
-    data = text.encode("utf-8" if width == 4 else "ascii")
-    if width == 1 and len(data) > 128:
-        raise StacksError(f"'{text[:20]}…' is longer than 128 bytes")
-    return len(data).to_bytes(width, "big") + data
 
 
 def _condition_bytes(cond: SpendingCondition) -> bytes:
@@ -264,12 +251,11 @@ def serialize_payload(p: Payload) -> bytes:
         case TokenTransferPayload():
             return bytes([TOKEN_TRANSFER]) + serialize(p.recipient) + p.amount.to_bytes(8, "big") + p.memo
         case ContractCallPayload():
-            version, h = c32_address_decode(p.contract_address)
             args = b"".join(serialize(a) for a in p.args)
-            return (bytes([CONTRACT_CALL, version]) + h + _lp(p.contract_name) + _lp(p.function_name)
-                    + len(p.args).to_bytes(4, "big") + args)
+            return (bytes([CONTRACT_CALL]) + address_bytes(p.contract_address) + lp_string(p.contract_name)
+                    + lp_string(p.function_name) + len(p.args).to_bytes(4, "big") + args)
         case SmartContractPayload():
-            body = _lp(p.contract_name) + _lp(p.code, 4)
+            body = lp_string(p.contract_name) + lp_string(p.code, 4)
             if p.clarity_version is None:
                 return bytes([SMART_CONTRACT]) + body
             return bytes([VERSIONED_SMART_CONTRACT, p.clarity_version]) + body
@@ -327,7 +313,7 @@ def _read_payload(r: ByteReader) -> Payload:
         return TokenTransferPayload(recipient, r.u64(), r.read(MEMO_LENGTH))
     if kind == CONTRACT_CALL:
         address = read_address(r)
-        name = _contract_name(read_lp_string(r, "contract name"))
+        name = read_contract_name(r)
         function = read_lp_string(r, "function name")
         count = r.u32()
         if count > r.remaining():
@@ -335,7 +321,7 @@ def _read_payload(r: ByteReader) -> Payload:
         return ContractCallPayload(address, name, function, tuple(read_value(r) for _ in range(count)))
     if kind in (SMART_CONTRACT, VERSIONED_SMART_CONTRACT):
         version = r.u8() if kind == VERSIONED_SMART_CONTRACT else None
-        name = _contract_name(read_lp_string(r, "contract name"))
+        name = read_contract_name(r)
         size = r.u32()
         if size > r.remaining():
             raise DecodeError(f"contract code claims {size} bytes but only {r.remaining()} follow")
@@ -347,11 +333,6 @@ def _read_payload(r: ByteReader) -> Payload:
     raise DecodeError(f"unsupported payload type 0x{kind:02x} (only transfers, contract calls and deploys)")
 
 
-def _contract_name(name: str) -> str:
-    try:
-        return validate_contract_name(name)
-    except StacksError as e:
-        raise DecodeError(str(e)) from None
 
 
 def deserialize(data: bytes) -> Transaction:
