@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     uvicorn.run(
         app,
+        http=_http_protocol(),
         host=config.host,
         port=config.port,
         log_level="warning",
@@ -108,6 +109,15 @@ def run(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,
     )
     return 0
+
+
+def _http_protocol():
+    """uvicorn's httptools protocol with the blob-body handoff, where httptools is installed."""
+    try:
+        from .uvicorn_protocol import RelayHttpProtocol
+    except ImportError:
+        return "auto"
+    return RelayHttpProtocol
 
 
 def main(argv=None) -> int:

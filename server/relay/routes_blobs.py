@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field, model_validator
 from starlette.requests import ClientDisconnect
 
 from .auth import Signer, StreamSigner
+from .body_handoff import EXTENSION
 from .errors import RelayError
 from .storage import UploadKey
 
@@ -23,6 +25,7 @@ SessionPath = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="the up
 # Bytes handed to the disk thread at once; the next batch is received while this one is written.
 WRITE_BATCH = 4 << 20
 INLINE_LOOKUPS = 500  # blob ids looked up on the event loop itself (WAL reads never wait for writers)
+BODY_IDLE_TIMEOUT = 120.0  # seconds without a byte before a handed-off upload counts as disconnected
 MAX_WRITE_CHUNKS = 512  # one writev takes at most IOV_MAX (1024 on Linux) buffers
 
 
@@ -207,7 +210,7 @@ async def upload_bytes(
                 offset=session.offset,
             )
         try:
-            await _receive(state, request, session, size)
+            await _receive_body(state, request, session, size)
         except ClientDisconnect:
             # Keep what arrived: the client resumes from the persisted offset.
             state.metrics.inc("upload_disconnects_total")
@@ -217,6 +220,21 @@ async def upload_bytes(
             return _open_status(blob_id, is_token, size, session.offset)
         produced = await state.run(_finish_upload, state, key, session, size, is_token)
     return UploadStatus(blob_id=produced, token=blob_id if is_token else None, size=size, offset=size, complete=True)
+
+
+async def _receive_body(state, request: Request, session, size: int) -> None:
+    """The body straight from the socket in a worker thread when the server offers it, else via ASGI."""
+    handoff = request.scope.get("extensions", {}).get(EXTENSION)
+    if handoff is not None and session.offset + handoff.content_length <= size:
+        start = session.offset
+        complete = await handoff.receive(partial(session.receive, idle_timeout=BODY_IDLE_TIMEOUT))
+        if complete is not None:
+            state.metrics.inc("upload_handoffs_total")
+            state.metrics.inc("bytes_received_total", session.offset - start)
+            if not complete:
+                raise ClientDisconnect()
+            return
+    await _receive(state, request, session, size)
 
 
 async def _receive(state, request: Request, session, size: int) -> None:
