@@ -177,6 +177,53 @@ def iter_encrypt(
         current, index = following, index + 1
 
 
+def iter_encrypt_views(
+    key: bytes,
+    src: BinaryIO,
+    *,
+    segment_size: int = DEFAULT_SEGMENT_SIZE,
+    start_offset: int = 0,
+) -> Iterator[memoryview]:
+    """The same bytes as `iter_encrypt` (convergent salt), for streaming to a socket at memory speed.
+
+    Reads with `readinto` and encrypts with `encrypt_into`, into buffers reused for every segment: no
+    allocation, zero-filling or page faults per MiB. Each view is only valid until the next one is
+    requested, so send it (or copy it) before asking for more; never collect them in a list.
+    """
+    header = _header(segment_size, CONVERGENT_SALT)
+    aead = _segment_cipher(key, CONVERGENT_SALT)
+    index, skip = 0, 0
+    if start_offset < HEADER_SIZE:
+        yield memoryview(header)[start_offset:]
+    else:
+        index, skip = divmod(start_offset - HEADER_SIZE, segment_size + TAG_SIZE)
+        src.seek(src.tell() + index * segment_size)
+    # Two plaintext buffers: the one after the current segment must be read to know whether it is last.
+    current, following = memoryview(bytearray(segment_size)), memoryview(bytearray(segment_size))
+    out = memoryview(bytearray(segment_size + TAG_SIZE))
+    n = _readinto_exact(src, current)
+    while True:
+        n_next = _readinto_exact(src, following) if n == segment_size else 0
+        final = n_next == 0
+        aead.encrypt_into(_nonce(index, final), current[:n], header, out[: n + TAG_SIZE])
+        if skip < n + TAG_SIZE:
+            yield out[skip : n + TAG_SIZE]
+        skip = 0
+        if final:
+            return
+        current, following, n, index = following, current, n_next, index + 1
+
+
+def _readinto_exact(src: BinaryIO, view: memoryview) -> int:
+    got = 0
+    while got < len(view):
+        n = src.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    return got
+
+
 def encrypt_stream(key: bytes, src: BinaryIO, dst: BinaryIO, **kwargs) -> int:
     written = 0
     for chunk in iter_encrypt(key, src, **kwargs):

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import os
 import random
 import secrets
+import select
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -30,6 +33,7 @@ from .hash_cache import HashCache, key_id
 
 PART_SIZE = 64 << 20  # bytes per PUT: one S3 multipart part on an S3 backend
 KEEP_CIPHERTEXT_BELOW = 8 << 20  # small files are encrypted once and kept in memory until uploaded
+KEEPALIVE_REUSE = 4.0  # seconds an idle blob connection is reused (uvicorn closes them after 5)
 RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
@@ -101,12 +105,14 @@ class RelayClient:
         self.retries, self.backoff, self.part_size = retries, backoff, part_size
         self.hash_cache = hash_cache or HashCache(None)
         self.http = httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0), limits=httpx.Limits(max_connections=64))
+        self._bodies = _BodySender(self.base_url, timeout)  # blob bytes: straight from our buffers to the socket
         self._sent_lock = threading.Lock()
         self.bytes_sent = 0  # blob bytes put on the wire (for progress and tests)
         self.upload_interruptions = 0  # uploads that broke off and were resumed
 
     def close(self) -> None:
         self.http.close()
+        self._bodies.close()
 
     def __enter__(self):
         return self
@@ -139,6 +145,8 @@ class RelayClient:
         """One signed attempt. `stream_body` (an iterator of bytes) is sent unsigned, for blob bytes."""
         digest = proto.UNSIGNED_PAYLOAD if stream_body is not None else proto.body_hash(body)
         all_headers = self._headers(method, path, digest) | (headers or {})
+        if stream_body is not None and self._bodies.usable:
+            return self._bodies.send(method, path, all_headers, stream_body)
         content = stream_body if stream_body is not None else body
         request = self.http.build_request(method, self.base_url + path, content=content, headers=all_headers)
         return self.http.send(request, stream=stream)
@@ -534,21 +542,102 @@ class _Counter:
             self.on_sent(len(chunk))
 
 
-def _bytes_source(data: bytes) -> Callable[[int], Iterator[bytes]]:
-    def source(offset: int) -> Iterator[bytes]:
+def _bytes_source(data: bytes) -> Callable[[int], Iterator[memoryview]]:
+    def source(offset: int) -> Iterator[memoryview]:
         view = memoryview(data)
-        for i in range(offset, len(data), 1 << 20):
-            yield bytes(view[i : i + (1 << 20)])
+        for i in range(offset, len(data), 4 << 20):
+            yield view[i : i + (4 << 20)]
 
     return source
 
 
-def _encrypting_source(path: str, key: bytes) -> Callable[[int], Iterator[bytes]]:
-    def source(offset: int) -> Iterator[bytes]:
-        with open(path, "rb") as f:
-            yield from crypto.iter_encrypt(key, f, start_offset=offset)
+def _encrypting_source(path: str, key: bytes) -> Callable[[int], Iterator[memoryview]]:
+    # Views into reused buffers: each is sent before the next is made (see crypto.iter_encrypt_views).
+    def source(offset: int) -> Iterator[memoryview]:
+        with open(path, "rb", buffering=0) as f:
+            yield from crypto.iter_encrypt_views(key, f, start_offset=offset)
 
     return source
+
+
+class _BodySender:
+    """Sends blob PUTs with http.client: it hands each chunk to `socket.sendall` as it is, where httpx
+    (h11) first joins it into a new bytes object. Chunks can therefore be views into reused buffers,
+    so ciphertext goes from the cipher's output buffer to the socket with no copy in between.
+
+    Only for plain-HTTP relays reached without a proxy (loopback, LAN); otherwise `usable` is False and
+    the caller sends through httpx, which handles TLS settings and proxies. Connections are kept alive
+    in a small pool shared by the upload threads.
+    """
+
+    def __init__(self, base_url: str, timeout: float):
+        url = httpx.URL(base_url)
+        self.host, self.port, self.timeout = url.host, url.port or 80, timeout
+        self.prefix = url.raw_path.decode().rstrip("/")
+        self.usable = url.scheme == "http" and not _proxied(base_url)
+        self._idle: list[tuple[http.client.HTTPConnection, float]] = []
+        self._lock = threading.Lock()
+
+    def send(self, method: str, path: str, headers: dict, chunks: Iterable) -> httpx.Response:
+        conn = self._connection()
+        chunked = not any(name.lower() == "content-length" for name in headers)
+        try:
+            conn.putrequest(method, self.prefix + path, skip_accept_encoding=True)
+            for name, value in headers.items():
+                conn.putheader(name, value)
+            if chunked:
+                conn.putheader("transfer-encoding", "chunked")
+            conn.endheaders()
+            for chunk in chunks:
+                if not chunked:
+                    conn.send(chunk)
+                elif len(chunk):
+                    conn.send(b"%x\r\n" % len(chunk))
+                    conn.send(chunk)
+                    conn.send(b"\r\n")
+            if chunked:
+                conn.send(b"0\r\n\r\n")
+            reply = conn.getresponse()
+            content = reply.read()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise httpx.TransportError(f"{type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            conn.close()  # e.g. the body's source failed: the request is half sent
+            raise
+        if reply.will_close:
+            conn.close()
+        else:
+            with self._lock:
+                self._idle.append((conn, time.monotonic()))
+        return httpx.Response(reply.status, headers=reply.getheaders(), content=content)
+
+    def _connection(self) -> http.client.HTTPConnection:
+        # Reuse a kept-alive connection unless the relay may have closed it: idle past its keep-alive
+        # time, or readable (a closed socket reads EOF; an idle HTTP/1.1 one never has data).
+        while True:
+            with self._lock:
+                conn, since = self._idle.pop() if self._idle else (None, 0.0)
+            if conn is None:
+                return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            if conn.sock is not None and time.monotonic() - since < KEEPALIVE_REUSE:
+                readable, _, _ = select.select([conn.sock], [], [], 0)
+                if not readable:
+                    return conn
+            conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn, _ in idle:
+            conn.close()
+
+
+def _proxied(base_url: str) -> bool:
+    """Whether httpx would send requests to this URL through a proxy (from the environment)."""
+    host = httpx.URL(base_url).host
+    proxies = urllib.request.getproxies()
+    return bool(proxies.get("http") or proxies.get("all")) and not urllib.request.proxy_bypass(host)
 
 
 class _ProgressTracker:

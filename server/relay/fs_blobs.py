@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from .direct_io import BLOCK, aligned_buffer, open_direct, refuses_direct, write_direct
 from .storage import UploadKey
 from .writeback import start_writeback
 
@@ -31,6 +32,7 @@ class FileUploadSession:
         self._file = open(path, "ab", buffering=0)  # noqa: SIM115 - lives as long as the session
         self.offset = self._file.seek(0, os.SEEK_END)
         self._hasher = self._rehash(self.offset)
+        self._direct: int | None = None  # O_DIRECT descriptor, opened on first use; -1: not available
 
     def _rehash(self, upto: int):
         # After a restart (or a rollback) the running hash is rebuilt from the persisted prefix.
@@ -64,30 +66,52 @@ class FileUploadSession:
         """Append `prefix`, then the next `remaining` bytes of `sock` (blocking, in a worker thread).
 
         Returns whether all of them arrived; on a disconnect or `idle_timeout` seconds of silence it
-        stops, keeping every byte received so far (the client resumes after them).
+        stops, keeping every byte received so far (the client resumes after them). Bytes are written
+        with O_DIRECT where possible (see direct_io.py), so `view[0]` sits on a block boundary `base`.
         """
-        if prefix:
-            self._append(prefix)
-        sock.settimeout(idle_timeout)
-        buf = bytearray(min(RECV_BUFFER, remaining) or 1)
-        view = memoryview(buf)
-        while remaining:
-            want, filled, open_ = min(len(buf), remaining), 0, True
+        body = _SocketBody(sock, prefix, remaining, idle_timeout)
+        block = BLOCK if self._direct_fd() is not None else 1
+        with aligned_buffer(RECV_BUFFER + BLOCK) as view:
+            base = self.offset - self.offset % block
+            filled = self.offset - base
+            if filled:  # the file's partial last block goes out again with the new bytes behind it
+                with open(self.path, "rb", buffering=0) as f:
+                    f.seek(base)
+                    f.readinto(view[:filled])
+            while not body.done:
+                filled += body.read_into(view[filled:])
+                cut = filled if body.done else filled - filled % block
+                self._persist(view, base, cut)
+                if not body.done and cut:  # carry the partial block over to the front
+                    view[: filled - cut] = view[cut:filled]
+                    base, filled = base + cut, filled - cut
+        return body.complete
+
+    def _direct_fd(self) -> int | None:
+        if self._direct is None:
+            fd = open_direct(self.path)
+            self._direct = -1 if fd is None else fd
+        return self._direct if self._direct >= 0 else None
+
+    def _persist(self, view: memoryview, base: int, upto: int) -> None:
+        """Write view[:upto] (file bytes from `base`, of which the first offset-base are already stored),
+        whole blocks directly, the rest buffered; hash only what is new."""
+        new = self.offset - base
+        direct = self._direct_fd()
+        aligned = upto - upto % BLOCK if direct is not None else 0
+        if aligned > new:
             try:
-                while filled < want:
-                    n = sock.recv_into(view[filled:want])
-                    if n == 0:
-                        open_ = False
-                        break
-                    filled += n
-            except OSError:  # reset, timed out, closed at shutdown
-                open_ = False
-            if filled:
-                self._append(view[:filled])
-                remaining -= filled
-            if not open_:
-                return False
-        return True
+                written = write_direct(direct, view[:aligned], base)
+            except OSError as exc:
+                if not refuses_direct(exc):
+                    raise
+                os.close(direct)
+                self._direct, written = -1, 0  # buffered from now on
+            if written > new:
+                self._hasher.update(view[new:written])
+                self.offset, new = base + written, written
+        if upto > new:
+            self._append(view[new:upto])
 
     def _append(self, data) -> None:
         fd, start = self._file.fileno(), self.offset
@@ -112,7 +136,40 @@ class FileUploadSession:
         return self._hasher.hexdigest()
 
     def close(self) -> None:
+        if self._direct is not None and self._direct >= 0:
+            os.close(self._direct)
         self._file.close()
+
+
+class _SocketBody:
+    """The rest of a request body: bytes the HTTP parser already took, then the socket's next bytes."""
+
+    def __init__(self, sock: socket.socket, prefix: bytes, remaining: int, idle_timeout: float):
+        self.sock, self.prefix, self.remaining = sock, memoryview(prefix), remaining
+        self.done = self.complete = remaining == 0 and not prefix
+        sock.settimeout(idle_timeout)
+
+    def read_into(self, view: memoryview) -> int:
+        """Fill `view` as far as the body goes; sets `done` at its end or when the client is gone."""
+        filled = 0
+        if self.prefix:
+            filled = min(len(self.prefix), len(view))
+            view[:filled] = self.prefix[:filled]
+            self.prefix = self.prefix[filled:]
+        try:
+            while filled < len(view) and self.remaining:
+                n = self.sock.recv_into(view[filled : filled + min(len(view) - filled, self.remaining)])
+                if n == 0:
+                    self.done = True
+                    return filled
+                filled += n
+                self.remaining -= n
+        except OSError:  # reset, timed out, closed at shutdown
+            self.done = True
+            return filled
+        if not self.remaining and not self.prefix:
+            self.done = self.complete = True
+        return filled
 
 
 class FileBlobStore:
