@@ -33,6 +33,7 @@ from .hash_cache import HashCache, key_id
 
 PART_SIZE = 64 << 20  # bytes per PUT: one S3 multipart part on an S3 backend
 KEEP_CIPHERTEXT_BELOW = 8 << 20  # small files are encrypted once and kept in memory until uploaded
+PREPARE_AHEAD = 3  # batches (of up to 64 MiB) being hashed at once; bounds the small files' kept ciphertext
 KEEPALIVE_REUSE = 4.0  # seconds an idle blob connection is reused (uvicorn closes them after 5)
 RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
@@ -380,7 +381,7 @@ class RelayClient:
         sizes = [os.path.getsize(p) for p in paths]
         tracker = _ProgressTracker(sum(crypto.ciphertext_size(n) for n in sizes), progress)
         secret_id = key_id(requester_secret)
-        prepared: list[_Prepared] = []
+        prepared: dict[int, _Prepared] = {}  # by position in `paths`
         uploads: dict[str, Future] = {}  # one per blob id or token: duplicates share it
 
         def upload(item: _Prepared, ciphertext: bytes | None) -> tuple[str, int, bool]:
@@ -395,14 +396,36 @@ class RelayClient:
             return blob_id, sent, fresh
 
         with ThreadPoolExecutor(workers) as prep_pool, ThreadPoolExecutor(workers) as up_pool:
-            for batch in _batches(list(zip(paths, sizes, strict=True))):
-                ready = list(prep_pool.map(lambda p: self._prepare(p[0], requester_secret), batch))
-                known = {item.blob_id for item, _ in ready if item.blob_id} - uploads.keys()
+            batches = _batches(list(enumerate(zip(paths, sizes, strict=True))), size_of=lambda e: e[1][1])
+            queued: list[list[tuple[int, Future]]] = []
+
+            def queue_next_batch() -> None:
+                batch = next(batches, None)
+                if batch is not None:
+                    queued.append([(i, prep_pool.submit(self._prepare, p, requester_secret)) for i, (p, _) in batch])
+
+            # Batches are prepared ahead and handled as each completes, in any order: while a lone large
+            # file is hashed, the other preparers go on with later files and their uploads start at once
+            # (handled in order, the big file's hash would run on one core with nothing beside it).
+            for _ in range(PREPARE_AHEAD):
+                queue_next_batch()
+            while queued:
+                wait(
+                    [f for batch in queued for _, f in batch if not f.done()] or [_done(None)],
+                    return_when=FIRST_COMPLETED,
+                )
+                finished = next((b for b in queued if all(f.done() for _, f in b)), None)
+                if finished is None:
+                    continue
+                queued.remove(finished)
+                queue_next_batch()
+                ready = [(i, *f.result()) for i, f in finished]
+                known = {item.blob_id for _, item, _ in ready if item.blob_id} - uploads.keys()
                 missing = set(self.missing(known)) if known else set()
-                for item, ciphertext in ready:
-                    prepared.append(item)
+                for i, item, ciphertext in ready:
+                    prepared[i] = item
                     if item.name in uploads:  # a duplicate file: its blob is already on its way
-                        tracker.finished(f"file {len(prepared)}", item.blob_size)
+                        tracker.finished(f"file {i}", item.blob_size)
                     elif item.blob_id and item.blob_id not in missing:
                         uploads[item.name] = _done((item.blob_id, 0, False))
                         tracker.finished(item.name, item.blob_size)
@@ -413,7 +436,10 @@ class RelayClient:
                 while len(pending := [u for u in uploads.values() if not u.done()]) > 4 * workers:
                     wait(pending, return_when=FIRST_COMPLETED)
             results = {name: u.result() for name, u in uploads.items()}
-        files = [UploadedFile(i.path, i.size, i.plain.hex(), results[i.name][0], i.blob_size, i.key) for i in prepared]
+        files = [
+            UploadedFile(i.path, i.size, i.plain.hex(), results[i.name][0], i.blob_size, i.key)
+            for i in (prepared[n] for n in range(len(paths)))
+        ]
         uploaded = [r for r in results.values() if r[2]]
         return UploadReport(
             files, len({r[0] for r in results.values()}), len(uploaded), sum(r[1] for r in results.values())
@@ -665,13 +691,13 @@ class _ProgressTracker:
         return lambda offset, _size: self._set(item, offset)
 
 
-def _batches(items: list[tuple[str, int]], max_bytes: int = 64 << 20, max_files: int = 512):
+def _batches(items: list, size_of: Callable, max_bytes: int = 64 << 20, max_files: int = 512):
     batch, size = [], 0
     for item in items:
-        if batch and (size + item[1] > max_bytes or len(batch) >= max_files):
+        if batch and (size + size_of(item) > max_bytes or len(batch) >= max_files):
             yield batch
             batch, size = [], 0
         batch.append(item)
-        size += item[1]
+        size += size_of(item)
     if batch:
         yield batch
