@@ -37,6 +37,8 @@ class FileUploadSession:
     def _rehash(self, upto: int):
         # After a restart (or a rollback) the running hash is rebuilt from the persisted prefix.
         h = hashlib.sha256()
+        if upto == 0:
+            return h
         with open(self.path, "rb", buffering=0) as f:
             left = upto
             while left > 0:
@@ -237,7 +239,8 @@ class FileBlobStore:
     def publish(self, key: UploadKey, session: FileUploadSession, blob_id: str | None = None) -> None:
         session.persist()
         final = self._blob_file(blob_id or key.blob_id)
-        final.parent.mkdir(exist_ok=True)
+        if not final.parent.is_dir():
+            final.parent.mkdir(exist_ok=True)
         self._forget(key)
         os.replace(session.path, final)
         _fsync_dir(final.parent)

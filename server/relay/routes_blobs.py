@@ -215,8 +215,8 @@ async def upload_bytes(
             # Keep what arrived: the client resumes from the persisted offset.
             state.metrics.inc("upload_disconnects_total")
             return Response(status_code=400)
-        await state.run(state.meta.put_upload, address, blob_id, size, time.time())
         if session.offset < size:
+            await state.run(state.meta.put_upload, address, blob_id, size, time.time())  # still active: no GC
             return _open_status(blob_id, is_token, size, session.offset)
         produced = await state.run(_finish_upload, state, key, session, size, is_token)
     return UploadStatus(blob_id=produced, token=blob_id if is_token else None, size=size, offset=size, complete=True)
