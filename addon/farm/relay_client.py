@@ -148,6 +148,10 @@ class RelayClient:
         all_headers = self._headers(method, path, digest) | (headers or {})
         if stream_body is not None and self._bodies.usable:
             return self._bodies.send(method, path, all_headers, stream_body)
+        if not stream and self._bodies.usable:  # a third of httpx's CPU per request
+            if body or method in ("POST", "PUT", "PATCH"):
+                all_headers["content-length"] = str(len(body))
+            return self._bodies.send(method, path, all_headers, [body] if body else [], chunked=False)
         content = stream_body if stream_body is not None else body
         request = self.http.build_request(method, self.base_url + path, content=content, headers=all_headers)
         return self.http.send(request, stream=stream)
@@ -587,13 +591,14 @@ def _encrypting_source(path: str, key: bytes) -> Callable[[int], Iterator[memory
 
 
 class _BodySender:
-    """Sends blob PUTs with http.client: it hands each chunk to `socket.sendall` as it is, where httpx
+    """Sends requests with http.client: for blob PUTs, it hands each chunk to `socket.sendall` as it is, where httpx
     (h11) first joins it into a new bytes object. Chunks can therefore be views into reused buffers,
     so ciphertext goes from the cipher's output buffer to the socket with no copy in between.
 
-    Only for plain-HTTP relays reached without a proxy (loopback, LAN); otherwise `usable` is False and
-    the caller sends through httpx, which handles TLS settings and proxies. Connections are kept alive
-    in a small pool shared by the upload threads.
+    Small signed requests go through it too (about 0.25 ms of CPU each against httpx's 0.6). Only for
+    plain-HTTP relays reached without a proxy (loopback, LAN); otherwise `usable` is False and the
+    caller sends through httpx, which handles TLS settings and proxies; streamed downloads always use
+    httpx. Connections are kept alive in a small pool shared by the threads.
     """
 
     def __init__(self, base_url: str, timeout: float):
@@ -604,9 +609,14 @@ class _BodySender:
         self._idle: list[tuple[http.client.HTTPConnection, float]] = []
         self._lock = threading.Lock()
 
-    def send(self, method: str, path: str, headers: dict, chunks: Iterable) -> httpx.Response:
+    def send(
+        self, method: str, path: str, headers: dict, chunks: Iterable, chunked: bool | None = None
+    ) -> httpx.Response:
+        """One request; the body is `chunks`, framed as chunks unless a Content-Length is given (or
+        `chunked=False`: no body or a Content-Length in `headers`)."""
         conn = self._connection()
-        chunked = not any(name.lower() == "content-length" for name in headers)
+        if chunked is None:
+            chunked = not any(name.lower() == "content-length" for name in headers)
         try:
             conn.putrequest(method, self.prefix + path, skip_accept_encoding=True)
             for name, value in headers.items():
