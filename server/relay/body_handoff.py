@@ -41,6 +41,8 @@ class BodyHandoff:
         p, cycle = self.protocol, self.cycle
         if p.cycle is not cycle or not cycle.more_body or cycle.disconnected or p.transport.is_closing():
             return None
+        if len(cycle.body) != p.body_seen:  # part of the body was already read through ASGI receive()
+            return None
         raw = p.transport.get_extra_info("socket")
         if raw is None:
             return None
