@@ -151,14 +151,22 @@ def _start_upload(state, address: str, name: str, size: int, by_token: bool) -> 
 )
 async def upload_status(blob_id: SessionPath, request: Request, address: Signer):
     state = _state(request)
-    is_token, done = _status(state.meta, address, blob_id)
+    is_token, done, size = _upload_in_progress(state, address, blob_id)
     if done is not None:
         return done
+    offset = await state.run(state.blobs.upload_offset, UploadKey(address, blob_id))
+    return _open_status(blob_id, is_token, size, offset)
+
+
+def _upload_in_progress(state, address: str, blob_id: str):
+    """(is a token upload, the finished status if it is done, the declared size if it is still open)."""
+    is_token, done = _status(state.meta, address, blob_id)
+    if done is not None:
+        return is_token, done, None
     size = state.meta.get_upload(address, blob_id)
     if size is None:
         raise RelayError(404, "no_upload", "no upload of this blob in progress; start one with POST /v1/uploads")
-    offset = await state.run(state.blobs.upload_offset, UploadKey(address, blob_id))
-    return _open_status(blob_id, is_token, size, offset)
+    return is_token, None, size
 
 
 @router.delete("/uploads/{blob_id}", status_code=204, summary="Abandon an upload")
@@ -190,12 +198,9 @@ async def upload_bytes(
     offset: Annotated[int, Query(ge=0, description="where these bytes start")],
 ):
     state = _state(request)
-    is_token, done = _status(state.meta, address, blob_id)
+    is_token, done, size = _upload_in_progress(state, address, blob_id)
     if done is not None:
         return done
-    size = state.meta.get_upload(address, blob_id)
-    if size is None:
-        raise RelayError(404, "no_upload", "no upload of this blob in progress; start one with POST /v1/uploads")
     key = UploadKey(address, blob_id)
     lock = state.upload_lock(key)
     if lock.locked():

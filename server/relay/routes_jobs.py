@@ -48,6 +48,11 @@ class DocumentOut(BaseModel):
     blob_ids: list[str]
     updated_at: float
 
+    @classmethod
+    def of(cls, doc) -> DocumentOut:
+        return cls(ciphertext=base64.b64encode(doc.data).decode(), sha256=doc.sha256, blob_ids=doc.blob_ids,
+                   updated_at=doc.updated_at)
+
 
 class PreviewIn(BaseModel):
     ciphertext: str = Field(description="base64 of the encrypted preview image")
@@ -207,12 +212,7 @@ async def put_scene_manifest(job_id: JobId, body: DocumentIn, request: Request, 
 async def get_scene_manifest(job_id: JobId, request: Request, address: Signer):
     await _authorize(request, address, job_id, "party")
     doc = await _get_document(request, job_id, SCENE)
-    return DocumentOut(
-        ciphertext=base64.b64encode(doc.data).decode(),
-        sha256=doc.sha256,
-        blob_ids=doc.blob_ids,
-        updated_at=doc.updated_at,
-    )
+    return DocumentOut.of(doc)
 
 
 @router.put("/{job_id}/result-manifest", response_model=Stored, summary="Store the encrypted result manifest")
@@ -226,12 +226,7 @@ async def put_result_manifest(job_id: JobId, body: DocumentIn, request: Request,
 async def get_result_manifest(job_id: JobId, request: Request, address: Signer):
     await _authorize(request, address, job_id, "party")
     doc = await _get_document(request, job_id, RESULT)
-    return DocumentOut(
-        ciphertext=base64.b64encode(doc.data).decode(),
-        sha256=doc.sha256,
-        blob_ids=doc.blob_ids,
-        updated_at=doc.updated_at,
-    )
+    return DocumentOut.of(doc)
 
 
 @router.put("/{job_id}/previews/{name}", response_model=Stored, summary="Store an encrypted preview")
