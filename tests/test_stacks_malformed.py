@@ -44,6 +44,8 @@ def test_every_truncation_of_a_value_is_refused(value):
     (b"\x0c\x00\x00\x00\x02\x01a\x03\x01a\x04", "repeats the key 'a'"),
     (b"\x0c\x00\x00\x00\x00", "empty tuple"),
     (b"\x0c\x00\x00\x00\x01\x02a b\x03", "not a valid tuple key"),
+    (b"\x0c\x00\x00\x00\x01\x02a\n\x03", "not a valid tuple key"),  # `$` would let the newline through
+    (b"\x06\x16" + bytes(20) + b"\x02a\n", "not a valid contract name"),
     (b"\x03\x03", "1 unexpected trailing bytes"),
     (b"\x0a" * 40 + b"\x09", "nests deeper than 32"),
     (b"", "truncated"),

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .c32 import c32_address, c32_address_decode
-from .errors import DecodeError, InvalidAddressError, StacksError
-from .keys import parse_principal
+from .errors import DecodeError, StacksError
+from .keys import CONTRACT_NAME, parse_principal, validate_contract_name
 from .wire import ByteReader
 
 INT_MIN, INT_MAX = -(2**127), 2**127 - 1
@@ -19,8 +19,8 @@ UINT_MAX = 2**128 - 1
 MAX_VALUE_SIZE = 1024 * 1024  # the VM refuses any value larger than 1 MiB
 MAX_DEPTH = 32  # the VM's nesting limit for values
 
-CLARITY_NAME = re.compile(r"^[a-zA-Z]([a-zA-Z0-9]|[-_!?+<>=/*])*$|^[-+=/*]$|^[<>]=?$")
-CONTRACT_NAME = re.compile(r"^[a-zA-Z]([a-zA-Z0-9]|[-_])*$")
+# Names are checked with fullmatch: `$` alone would let a trailing newline through.
+CLARITY_NAME = re.compile(r"[a-zA-Z]([a-zA-Z0-9]|[-_!?+<>=/*])*|[-+=/*]|[<>]=?")
 
 
 class T:
@@ -126,8 +126,7 @@ class ContractPrincipal(ClarityValue):
 
     def __post_init__(self):
         c32_address_decode(self.address)
-        if not CONTRACT_NAME.match(self.name) or len(self.name) > 128:
-            raise InvalidAddressError(f"'{self.name}' is not a valid contract name")
+        validate_contract_name(self.name)
 
     @property
     def contract_id(self) -> str:
@@ -173,7 +172,7 @@ class Tuple(ClarityValue):
         if not self.data:
             raise StacksError("a tuple needs at least one key (the Clarity VM has no empty tuples)")
         for key in self.data:
-            if not isinstance(key, str) or not CLARITY_NAME.match(key) or len(key) > 128:
+            if not isinstance(key, str) or not CLARITY_NAME.fullmatch(key) or len(key) > 128:
                 raise StacksError(f"'{key}' is not a valid Clarity tuple key")
         object.__setattr__(self, "data", dict(sorted(self.data.items(), key=lambda kv: kv[0].encode())))
 
@@ -353,7 +352,7 @@ def _valid_name(raw: bytes, pattern: re.Pattern, what: str) -> str:
         name = raw.decode("ascii")
     except UnicodeDecodeError:
         raise DecodeError(f"{what} is not ASCII") from None
-    if not raw or not pattern.match(name):
+    if not raw or not pattern.fullmatch(name):
         raise DecodeError(f"'{name}' is not a valid {what}")
     return name
 

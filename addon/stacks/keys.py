@@ -148,8 +148,11 @@ def validate_address(address: str, network: str | None = None) -> str:
     return address
 
 
+CONTRACT_NAME = re.compile(r"[a-zA-Z]([a-zA-Z0-9]|[-_])*")  # checked with fullmatch
+
+
 def validate_contract_name(name: str) -> str:
-    if not isinstance(name, str) or not re.fullmatch(r"[a-zA-Z]([a-zA-Z0-9]|[-_])*", name) or len(name) > 128:
+    if not isinstance(name, str) or not CONTRACT_NAME.fullmatch(name) or len(name) > 128:
         raise InvalidAddressError(f"'{name}' is not a valid contract name (letter first, then letters, digits, - or _)")
     return name
 
