@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
 class Demo:
     def __init__(self, devnet, relay_url: str, work: Path, scene: Path, frames: range):
+        from addon.farm import exchange
         from addon.farm.contract import RenderFarm
         from addon.stacks.api import StacksClient
 
@@ -120,6 +121,9 @@ class Demo:
         self.farm = RenderFarm(StacksClient("devnet", api_url=devnet.url),
                                f"{accounts['deployer']['address']}.render-farm")
         self.relay_url, self.work, self.scene, self.frames = relay_url, work, scene, frames
+        # Each side derives the pair's ECDH secret from its own key and the other's public key (same value).
+        self.requester_shared = exchange.shared_secret(self.requester.private_key, self.provider.public_key)
+        self.provider_shared = exchange.shared_secret(self.provider.private_key, self.requester.public_key)
         self.facts: list[tuple[str, str]] = []
 
     def _relay(self, party: Party):
@@ -169,8 +173,7 @@ class Demo:
                                    "frames": [self.frames.start, self.frames[-1]]}).encode()
             # The manifest key is bound to the job id, which the chain assigns: take the next one.
             job_id = self.farm.get_platform_stats().next_job_id
-            shared = exchange.shared_secret(self.requester.private_key, self.provider.public_key)
-            sealed = crypto.encrypt_message(exchange.scene_manifest_key(shared, job_id), manifest)
+            sealed = crypto.encrypt_message(exchange.scene_manifest_key(self.requester_shared, job_id), manifest)
             reward = 2 * STX
             _step(f"requester creates job {job_id}: frames {self.frames.start}–{self.frames[-1]}, "
                   f"{reward / STX:g} STX escrowed")
@@ -194,7 +197,7 @@ class Demo:
 
         _step("provider starts the job, fetches and decrypts the scene")
         self.farm.start_job(self.provider.private_key, job_id)
-        shared = exchange.shared_secret(self.provider.private_key, self.requester.public_key)
+        shared = self.provider_shared
         provider_dir = self.work / "provider" / f"job-{job_id}"
         with self._relay(self.provider) as pc:
             sealed, _ = pc.get_scene_manifest(job_id)
@@ -202,7 +205,7 @@ class Demo:
             scene_file = manifest["files"][0]
             local_scene = provider_dir / scene_file["path"]
             pc.download_file(scene_file["blob"], bytes.fromhex(scene_file["key"]), local_scene)
-            if hashlib.sha256(local_scene.read_bytes()).hexdigest() != scene_file["sha256"]:
+            if crypto.sha256_file(local_scene).hex() != scene_file["sha256"]:
                 raise SystemExit("the scene the provider received differs from the requester's")
 
             rendered = []
@@ -238,7 +241,7 @@ class Demo:
     def review(self, job_id: int) -> None:
         from addon.farm import crypto, exchange
 
-        shared = exchange.shared_secret(self.requester.private_key, self.provider.public_key)
+        shared = self.requester_shared
         with self._relay(self.requester) as rc:
             previews = rc.list_previews(job_id)
             opened = [crypto.decrypt_bytes(exchange.preview_key(shared, job_id), rc.get_preview(job_id, p["name"]))
@@ -266,7 +269,7 @@ class Demo:
         from addon.farm import crypto, exchange
 
         r = self.farm.get_job(job_id).secret
-        shared = exchange.shared_secret(self.requester.private_key, self.provider.public_key)
+        shared = self.requester_shared
         secret = exchange.frames_secret(shared, job_id, r)
         out = self.work / "frames" / f"job-{job_id}"
         written = []
@@ -277,7 +280,7 @@ class Demo:
             for item in listing:
                 path = out / f"frame_{item['frame']:05d}.png"
                 rc.download_file(item["blob"], crypto.file_key(secret, bytes.fromhex(item["sha256"])), path)
-                if hashlib.sha256(path.read_bytes()).hexdigest() != item["sha256"]:
+                if crypto.sha256_file(path).hex() != item["sha256"]:
                     raise SystemExit(f"frame {item['frame']} does not match the hash the provider committed to")
                 written.append(path)
         self.facts.append(("frames", f"{len(written)} PNGs decrypted into {out}"))

@@ -5,7 +5,7 @@ make (nothing else may move), signed, broadcast, awaited and decoded; an (err uN
 exception of addon.farm.contract_errors. Read-only results come back as plain dataclasses.
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from enum import IntEnum
 
 from addon.stacks import clarity as c
@@ -341,7 +341,7 @@ class RenderFarm:
         if not isinstance(value, c.Some):
             return None
         job = _from_tuple(Job, c.Tuple({**value.value.data, "job-id": c.UInt(job_id)}))
-        return Job(**{**job.__dict__, "status": JobStatus(job.status)})
+        return replace(job, status=JobStatus(job.status))
 
     def require_job(self, job_id: int) -> Job:
         job = self.get_job(job_id)

@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from addon.stacks.network import get_network
+
 from .config import RelayConfig
 
 ENV_NOTE = "Every flag defaults to an environment variable RELAY_<NAME> (e.g. RELAY_DATA, RELAY_PORT, RELAY_NODE)."
@@ -65,7 +67,7 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         node_url=args.node,
         contract=args.contract,
         jobs_table=args.jobs_table,
-        network="testnet" if args.network == "devnet" else args.network,
+        network=get_network(args.network).address_network,
         max_blob_bytes=args.max_blob_bytes,
         max_document_bytes=args.max_document_bytes,
         quota_bytes=args.quota_bytes,
