@@ -5,7 +5,6 @@ exactly what a node answers when things go wrong, which a healthy devnet would n
 """
 
 import json
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +20,7 @@ from addon.stacks.errors import (
     TransactionRejected,
     TransactionTimeout,
 )
+from server.relay.local import free_port
 from tests.test_stacks_vectors import ADDR, CONTRACT, KEY
 
 TXID = "ab" * 32
@@ -79,9 +79,7 @@ def client(node):
 
 
 def test_unreachable_node_says_how_to_start_one():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again: nothing listens there
+    port = free_port()  # a port nothing listens on
     with StacksClient("devnet", api_url=f"http://127.0.0.1:{port}") as cl, \
             pytest.raises(NetworkError, match="cannot reach the Stacks node.*python -m server devnet"):
         cl.get_info()
