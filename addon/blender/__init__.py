@@ -1,10 +1,11 @@
-"""Everything that imports bpy: panels, operators, preferences, packing, CLI.
+"""Everything that imports bpy: panels, operators, preferences, the CLI command.
 
-The UI is built in later issues; registration already goes through one class list so each module
-only has to add its classes here.
+Registration goes through one class list; each module adds its classes here.
 """
 
 import bpy
+
+from . import cli_command
 
 classes: tuple = ()
 
@@ -13,7 +14,13 @@ _register_classes, _unregister_classes = bpy.utils.register_classes_factory(clas
 
 def register():
     _register_classes()
+    cli_command.register()
 
 
 def unregister():
+    cli_command.unregister()
     _unregister_classes()
+
+
+def cli_registered() -> bool:
+    return cli_command.registered()

@@ -5,6 +5,7 @@ Private keys are hex strings as in stacks.js: 64 digits (the public key is then 
 """
 
 import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 
@@ -101,15 +102,42 @@ def address_from_private_key(private_key_hex, network: str = "mainnet") -> str:
 
 def derive_private_key(mnemonic: str, index: int = 0, passphrase: str = "") -> str:
     """The account key at m/44'/5757'/0'/0/index of a BIP-39 mnemonic (compressed hex, as wallets use)."""
-    from bip32 import BIP32
     from mnemonic import Mnemonic
 
     words = " ".join(mnemonic.split())
     if not Mnemonic("english").check(words):
         raise InvalidKeyError("the mnemonic is not a valid BIP-39 phrase (unknown word or bad checksum)")
     seed = Mnemonic.to_seed(words, passphrase)
-    secret = BIP32.from_seed(seed).get_privkey_from_path(STACKS_DERIVATION_PATH.format(index=index))
-    return PrivateKey(secret, True).to_hex()
+    return PrivateKey(bip32_private_key(seed, STACKS_DERIVATION_PATH.format(index=index)), True).to_hex()
+
+
+def bip32_private_key(seed: bytes, path: str) -> bytes:
+    """BIP-32 private child derivation of `path` ("m/44'/5757'/0'/0/0") from a seed: the 32-byte secret.
+
+    Written here over coincurve rather than taken from the `bip32` package: that package pins
+    coincurve < 21, and only coincurve 21+ has wheels for Python 3.13 (Blender 5.1+).
+    """
+    digest = hmac.digest(b"Bitcoin seed", seed, "sha512")
+    secret, chain = int.from_bytes(digest[:32], "big"), digest[32:]
+    if not 0 < secret < _CURVE_ORDER:
+        raise InvalidKeyError("this seed gives no valid BIP-32 master key (probability 2^-127); use another")
+    steps = path.split("/")
+    if steps[0] != "m":
+        raise InvalidKeyError(f"a BIP-32 path starts with m/, got {path!r}")
+    for step in steps[1:]:
+        hardened = step.endswith(("'", "h", "H"))
+        number = step.rstrip("'hH")
+        if not number.isdigit() or int(number) >= 2**31:
+            raise InvalidKeyError(f"{step!r} in {path!r} is no BIP-32 index (0 to 2^31-1, ' for hardened)")
+        child = int(number) + (2**31 if hardened else 0)
+        parent = secret.to_bytes(32, "big")
+        data = b"\0" + parent if hardened else coincurve.PrivateKey(parent).public_key.format(compressed=True)
+        digest = hmac.digest(chain, data + child.to_bytes(4, "big"), "sha512")
+        tweak = int.from_bytes(digest[:32], "big")
+        secret, chain = (tweak + secret) % _CURVE_ORDER, digest[32:]
+        if tweak >= _CURVE_ORDER or secret == 0:  # BIP-32: such an index has no key (probability 2^-127)
+            raise InvalidKeyError(f"BIP-32 index {step!r} of {path!r} has no key; use the next index")
+    return secret.to_bytes(32, "big")
 
 
 # ---- addresses and principals -------------------------------------------------------------------
