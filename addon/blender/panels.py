@@ -1,0 +1,164 @@
+"""The Render Farm panel, in the 3D Viewport sidebar and in Output Properties.
+
+draw() reads only the in-memory session and the scene's settings (no network, no disk) and switches
+on one status: OFFLINE, NO_WALLET, LOCKED, BUSY, READY.
+"""
+
+import bpy
+
+from . import session as s
+from .identity import preferences
+from .preferences import network_allowed
+from .session import SESSION
+
+STATE_ICONS = {"open": "TIME", "started": "RENDER_ANIMATION", "submitted": "HIDE_OFF", "completed": "CHECKMARK",
+               "rejected": "X", "cancelled": "CANCEL", "expired": "ERROR", "declined": "CANCEL"}
+
+
+def short(address: str) -> str:
+    return f"{address[:6]}…{address[-4:]}" if len(address) > 12 else address
+
+
+def stx(micro: int | None) -> str:
+    return "…" if micro is None else f"{micro / 1_000_000:,.6f}".rstrip("0").rstrip(".") + " STX"
+
+
+def draw_farm(layout, context) -> None:
+    prefs = preferences(context)
+    allowed, why = network_allowed(prefs)
+    status = SESSION.status(allowed)
+    header = layout.row()
+    header.label(text=f"Network: {prefs.network}", icon="WORLD")
+    if SESSION.backup_words:
+        draw_backup(layout.box())
+    if status == s.OFFLINE:
+        box = layout.box()
+        box.label(text="Online access is off", icon="INTERNET_OFFLINE")
+        box.label(text=why)
+        box.label(text="Turn it on in Preferences > System, or use the local chain.")
+    elif status == s.NO_WALLET:
+        box = layout.box()
+        box.label(text="No wallet yet" if SESSION.wallet_checked else "Looking for the wallet…", icon="LOCKED")
+        row = box.row()
+        row.operator("render_farm.wallet_create", icon="ADD")
+        row.operator("render_farm.wallet_import", icon="IMPORT")
+    elif status == s.LOCKED:
+        box = layout.box()
+        box.label(text=f"Wallet {short(SESSION.address)} (locked)", icon="LOCKED")
+        box.operator("render_farm.wallet_unlock", icon="UNLOCKED")
+    else:
+        draw_wallet(layout.box(), prefs)
+        draw_settings(layout.box(), context.scene)
+        if status == s.BUSY:
+            draw_task(layout.box())
+    if SESSION.jobs:
+        draw_jobs(layout)
+    if SESSION.pending:
+        draw_pending(layout.box())
+    if SESSION.last_error:
+        box = layout.box()
+        box.label(text="Last error", icon="ERROR")
+        for line in wrap(SESSION.last_error):
+            box.label(text=line)
+
+
+def draw_backup(box) -> None:
+    box.label(text="Write down these 24 words: they restore the wallet", icon="ERROR")
+    words = SESSION.backup_words.split()
+    for start in range(0, len(words), 6):
+        box.label(text="  ".join(f"{start + i + 1}. {w}" for i, w in enumerate(words[start:start + 6])))
+    box.operator("render_farm.wallet_backup_done", icon="CHECKMARK")
+
+
+def draw_wallet(box, prefs) -> None:
+    row = box.row()
+    row.label(text=short(SESSION.address), icon="UNLOCKED")
+    row.label(text=stx(SESSION.balance))
+    row = box.row(align=True)
+    row.operator("render_farm.wallet_refresh", text="", icon="FILE_REFRESH")
+    if prefs.network == "local":
+        row.operator("render_farm.faucet", icon="IMPORT")
+    row.operator("render_farm.wallet_lock", text="", icon="LOCKED")
+
+
+def draw_settings(box, scene) -> None:
+    settings = scene.render_farm
+    box.prop(settings, "use_scene_range")
+    row = box.row(align=True)
+    if settings.use_scene_range:
+        row.label(text=f"Frames {scene.frame_start}–{scene.frame_end}")
+    else:
+        row.prop(settings, "frame_start")
+        row.prop(settings, "frame_end")
+    box.prop(settings, "chunk_size")
+    box.label(text=f"{settings.chunk_count(scene)} chunk(s)")
+    box.prop(settings, "providers")
+    box.prop(settings, "min_reputation")
+    box.prop(settings, "reward_stx")
+    col = box.column(align=True)
+    col.prop(settings, "pinned")
+    col.prop(settings, "excluded")
+
+
+def draw_task(box) -> None:
+    done, total = SESSION.progress
+    box.label(text=SESSION.task, icon="SORTTIME")
+    box.progress(factor=done / total if total else 0.0, type="BAR", text=SESSION.progress_text or SESSION.task)
+
+
+def draw_jobs(layout) -> None:
+    layout.label(text="Jobs", icon="RENDERLAYERS")
+    for job in SESSION.jobs:
+        box = layout.box()
+        box.label(text=job.name, icon="SCENE_DATA")
+        for chunk in job.chunks:
+            row = box.row()
+            row.label(text=f"#{chunk.job_id} frames {chunk.frames[0]}–{chunk.frames[1]}",
+                      icon=STATE_ICONS.get(chunk.state, "DOT"))
+            row.label(text=short(chunk.provider))
+            row.progress(factor=chunk.progress, type="BAR", text=chunk.state)
+        if job.downloaded_to:
+            box.label(text=f"Frames in {job.downloaded_to}", icon="FILE_FOLDER")
+
+
+def draw_pending(box) -> None:
+    box.label(text="Transactions waiting for a block", icon="TIME")
+    for tx in SESSION.pending:
+        box.label(text=f"{tx.function} (nonce {tx.nonce}) {tx.txid[:10]}… {tx.status}, {tx.age_s:.0f} s")
+
+
+def wrap(text: str, width: int = 60) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return lines + ([line] if line else [])
+
+
+class RENDERFARM_PT_sidebar(bpy.types.Panel):
+    bl_label = "Render Farm"
+    bl_idname = "RENDERFARM_PT_sidebar"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Render Farm"
+
+    def draw(self, context):
+        draw_farm(self.layout, context)
+
+
+class RENDERFARM_PT_output(bpy.types.Panel):
+    bl_label = "Render Farm"
+    bl_idname = "RENDERFARM_PT_output"
+    bl_space_type = "PROPERTIES"
+    bl_region_type = "WINDOW"
+    bl_context = "output"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        draw_farm(self.layout, context)
+
+
+classes = (RENDERFARM_PT_sidebar, RENDERFARM_PT_output)

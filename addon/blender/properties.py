@@ -1,0 +1,44 @@
+"""What the artist chooses per scene (saved in the .blend): frames, chunking, providers, reward.
+
+Nothing secret and nothing about the wallet lives here.
+"""
+
+import bpy
+
+
+class RenderFarmSceneSettings(bpy.types.PropertyGroup):
+    use_scene_range: bpy.props.BoolProperty(name="Scene Frame Range", default=True,
+                                            description="Render the scene's frame range")
+    frame_start: bpy.props.IntProperty(name="Start", default=1, min=0)
+    frame_end: bpy.props.IntProperty(name="End", default=24, min=0)
+    chunk_size: bpy.props.IntProperty(name="Chunk Size", default=12, min=1, soft_max=500,
+                                      description="Frames per chunk; each chunk is one job for one provider")
+    providers: bpy.props.IntProperty(name="Providers", default=2, min=1, soft_max=64,
+                                     description="At most this many providers render the chunks")
+    min_reputation: bpy.props.IntProperty(name="Min Reputation", default=0, min=0, max=100,
+                                          description="Only providers with at least this reputation")
+    reward_stx: bpy.props.FloatProperty(name="Reward (STX)", default=1.0, min=0.0, precision=6,
+                                        description="Total STX escrowed for the whole job, split over its chunks")
+    pinned: bpy.props.StringProperty(name="Pin", description="Provider addresses to prefer, comma-separated")
+    excluded: bpy.props.StringProperty(name="Exclude", description="Provider addresses never to use")
+
+    def frame_range(self, scene) -> tuple[int, int]:
+        return (scene.frame_start, scene.frame_end) if self.use_scene_range else (self.frame_start, self.frame_end)
+
+    def chunk_count(self, scene) -> int:
+        start, end = self.frame_range(scene)
+        return max(0, -(-(end - start + 1) // self.chunk_size))
+
+    def reward_micro_stx(self) -> int:
+        return round(self.reward_stx * 1_000_000)
+
+
+classes = (RenderFarmSceneSettings,)
+
+
+def register() -> None:
+    bpy.types.Scene.render_farm = bpy.props.PointerProperty(type=RenderFarmSceneSettings)
+
+
+def unregister() -> None:
+    del bpy.types.Scene.render_farm

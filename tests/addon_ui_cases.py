@@ -1,0 +1,226 @@
+"""The add-on inside real Blender (the bpy wheel), installed from the zip build.py makes.
+
+Run by tests/test_addon_ui.py in a process of its own (bpy's state must not leak into other tests):
+  RENDER_FARM_TEST_ZIP=dist/….zip BLENDER_USER_RESOURCES=/tmp/x python -m pytest tests/addon_ui_cases.py
+"""
+
+import builtins
+import importlib
+import os
+import socket
+import sys
+from pathlib import Path
+
+import bpy
+import pytest
+
+from tests.addon_ui_layout import RecordingLayout
+
+PACKAGE = "bl_ext.user_default.render_farm_stacks"
+# A public test wallet (the local chain's wallet_1); the outer test greps every log for it.
+IMPORT_WORDS = ("sell invite acquire kitten bamboo drastic jelly vivid peace spawn twice guilt pave pen trash "
+                "pretty park cube fragile unaware remain midnight betray rebuild")
+PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def ui():
+    result = bpy.ops.extensions.package_install_files(filepath=os.environ["RENDER_FARM_TEST_ZIP"],
+                                                      repo="user_default", enable_on_install=True)
+    assert result == {"FINISHED"}
+    module = importlib.import_module(f"{PACKAGE}.blender")
+    yield module
+    repos = [r.module for r in bpy.context.preferences.extensions.repos]
+    assert bpy.ops.extensions.package_uninstall(repo_index=repos.index("user_default"),
+                                                pkg_id="render_farm_stacks") == {"FINISHED"}
+
+
+def sub(ui, name):
+    return importlib.import_module(f"{ui.__name__}.{name}")
+
+
+@pytest.fixture
+def fresh_session(ui):
+    session = sub(ui, "session").SESSION
+    saved = dict(vars(session), reports=list(session.reports))
+    yield session
+    vars(session).clear()
+    vars(session).update(saved)
+
+
+class NoIO:
+    """Fails any file open or socket connection made while active (draw() must do neither)."""
+
+    def __enter__(self):
+        self.open, self.connect = builtins.open, socket.socket.connect
+        builtins.open = self._refuse
+        socket.socket.connect = self._refuse
+        return self
+
+    def __exit__(self, *exc):
+        builtins.open, socket.socket.connect = self.open, self.connect
+
+    @staticmethod
+    def _refuse(*args, **kwargs):
+        raise AssertionError(f"draw() touched the disk or network: {args[:2]}")
+
+
+def draw(ui, panel_name: str) -> RecordingLayout:
+    panels = sub(ui, "panels")
+    layout = RecordingLayout()
+    holder = type("PanelSelf", (), {"layout": layout})()
+    with NoIO():
+        getattr(panels, panel_name).draw(holder, bpy.context)
+    return layout
+
+
+def job_views(messages):
+    states = ["open", "started", "submitted", "completed", "rejected", "cancelled", "expired", "declined", "odd"]
+    chunks = tuple(messages.ChunkView(job_id=i, frames=(1 + 4 * i, 4 + 4 * i), provider="ST2CY5V39NHDPWSXMW9QDT3HC3"
+                                      "GD6Q6XX4CFRK9AG", state=state, progress=min(1.0, i / 8))
+                   for i, state in enumerate(states))
+    return (messages.JobView("scene 1–36", chunks, downloaded_to="/tmp/frames"), messages.JobView("empty"))
+
+
+def test_registered_from_the_zip(ui):
+    assert PACKAGE in bpy.context.preferences.addons
+    assert all(cls.is_registered for cls in ui.classes)
+    assert ui.cli_registered()
+    assert hasattr(bpy.types.Scene, "render_farm")
+    prefs = bpy.context.preferences.addons[PACKAGE].preferences
+    assert prefs.network == "local" and not hasattr(prefs, "private_key")
+
+
+@pytest.mark.parametrize("panel", ["RENDERFARM_PT_sidebar", "RENDERFARM_PT_output"])
+@pytest.mark.parametrize("network", ["local", "testnet"])
+@pytest.mark.parametrize("state", ["NO_WALLET_UNCHECKED", "NO_WALLET", "LOCKED", "READY", "BUSY", "OFFLINE"])
+@pytest.mark.parametrize("extras", [False, True])
+def test_every_panel_draws_in_every_state(ui, fresh_session, panel, network, state, extras):
+    messages = sub(ui, "messages")
+    prefs = bpy.context.preferences.addons[PACKAGE].preferences
+    prefs.network = "testnet" if state == "OFFLINE" else network
+    bpy.context.preferences.system.use_online_access = state != "OFFLINE"
+    bpy.context.scene.render_farm.use_scene_range = not extras
+    s = fresh_session
+    s.wallet_checked = state != "NO_WALLET_UNCHECKED"
+    s.address = None if state.startswith("NO_WALLET") else "ST1SJ3DTE5DN7X54YDH5D64R3BCB6A2AG2ZQ8YPD5"
+    s.hold_key("aa" * 32 + "01" if state in ("READY", "BUSY") else None)
+    s.task = "Uploading 200 files" if state == "BUSY" else ""
+    s.progress = (50.0, 200.0) if state == "BUSY" else (0.0, 0.0)
+    s.balance = 12_345_678 if extras else None
+    s.jobs = job_views(messages) if extras else ()
+    s.pending = (messages.PendingTx("0x" + "ab" * 32, "create-jobs", 7, "pending", 12.0),) if extras else ()
+    s.last_error = "Reading the balance: the node did not answer; check the node URL " * 2 if extras else ""
+    s.backup_words = " ".join(IMPORT_WORDS.split()) if extras else ""
+    expected = "OFFLINE" if state == "OFFLINE" else "NO_WALLET" if state.startswith("NO_WALLET") else state
+    online, _ = sub(ui, "preferences").network_allowed(prefs)
+    assert s.status(online) == expected
+    layout = draw(ui, panel)
+    texts, ops = " ".join(layout.texts()), layout.operators()
+    if expected == "NO_WALLET":
+        assert {"render_farm.wallet_create", "render_farm.wallet_import"} <= set(ops)
+    elif expected == "LOCKED":
+        assert "render_farm.wallet_unlock" in ops
+    elif expected == "OFFLINE":
+        assert "Online access is off" in texts and not any(o != "render_farm.wallet_backup_done" for o in ops)
+    else:
+        assert "render_farm.wallet_refresh" in ops and ("render_farm.faucet" in ops) == (network == "local")
+        assert ("12.345678 STX" in texts) == extras
+    if expected == "BUSY":
+        assert any(name == "progress" and kw["factor"] == 0.25 for _, name, _, kw in layout.calls)
+    if extras:
+        assert "#2 frames 9–12" in texts and "Transactions waiting for a block" in texts and "Last error" in texts
+        assert "1. sell" in texts and "render_farm.wallet_backup_done" in ops
+    bpy.context.preferences.system.use_online_access = False
+
+
+def test_worker_messages_reach_the_session_only_when_drained(ui, fresh_session):
+    worker, messages = sub(ui, "worker"), sub(ui, "messages")
+
+    def task(emit, n):
+        for i in range(n):
+            emit(messages.TaskProgress("count", i + 1, n))
+        return "counted"
+
+    worker.start("count", task, 3)
+    worker._thread.join(0)  # the worker runs on; the session only changes in drain()
+    import time
+    deadline = time.monotonic() + 10
+    while worker._tasks.unfinished_tasks and time.monotonic() < deadline:
+        time.sleep(0.01)
+    while worker._messages.qsize() < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fresh_session.last_info != "counted"
+    assert worker.drain(limit=2) == 2 and fresh_session.task == "count"
+    assert worker.drain() == 3
+    assert fresh_session.task == "" and fresh_session.last_info == "counted" and fresh_session.progress == (3, 3)
+
+
+def test_a_failing_task_becomes_an_error_report(ui, fresh_session):
+    worker = sub(ui, "worker")
+
+    def task(emit):
+        raise ConnectionError("the local chain at http://127.0.0.1:9 did not answer; start it")
+
+    worker.run_blocking("Reading the balance", task)
+    assert fresh_session.task == ""
+    assert fresh_session.last_error == "Reading the balance: the local chain at http://127.0.0.1:9 did not answer; " \
+                                       "start it"
+
+
+def test_wallet_import_unlock_and_no_secret_in_files(ui, tmp_path, monkeypatch):
+    from bl_ext.user_default.render_farm_stacks.stacks import keys
+
+    session = sub(ui, "session").SESSION
+    home = sub(ui, "identity").user_dir()
+    assert str(home).startswith(os.environ["BLENDER_USER_RESOURCES"])  # extension_path_user, not the repo
+    assert bpy.ops.render_farm.wallet_import(words=IMPORT_WORDS, passphrase=PASSPHRASE) == {"FINISHED"}
+    key = keys.derive_private_key(IMPORT_WORDS)
+    assert session.address == keys.address_from_private_key(key, "testnet") and session.unlocked
+    assert bpy.ops.render_farm.wallet_lock() == {"FINISHED"} and not session.unlocked
+
+    with pytest.raises(RuntimeError, match="wrong passphrase"):
+        bpy.ops.render_farm.wallet_unlock(passphrase="not it")
+    assert not session.unlocked and "wrong passphrase" in session.last_error
+    monkeypatch.setenv("RENDER_FARM_PASSPHRASE", PASSPHRASE)  # headless: from the environment
+    assert bpy.ops.render_farm.wallet_unlock() == {"FINISHED"} and session.private_key() == key
+
+    blend = tmp_path / "saved.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend), copy=True)
+    bpy.ops.wm.save_userpref()
+    secrets = [key.encode(), key[:64].encode(), IMPORT_WORDS.encode(), IMPORT_WORDS.split()[5].encode() + b" " +
+               IMPORT_WORDS.split()[6].encode()]
+    user_resources = Path(os.environ["BLENDER_USER_RESOURCES"])
+    files = [blend, *(p for p in user_resources.rglob("*") if p.is_file())]
+    assert any(p.name == "wallet.json" for p in files) and any(p.name == "userpref.blend" for p in files)
+    for path in files:
+        data = path.read_bytes()
+        for secret in secrets:
+            assert secret not in data, f"{path} holds a secret in plain text"
+
+
+def test_create_shows_words_once_and_refuses_an_empty_passphrase(ui, fresh_session, monkeypatch):
+    from bl_ext.user_default.render_farm_stacks.blender import wallet
+
+    monkeypatch.delenv("RENDER_FARM_PASSPHRASE", raising=False)
+    home = sub(ui, "identity").user_dir()
+    assert bpy.ops.render_farm.wallet_create.poll()
+    with pytest.raises(RuntimeError, match="no passphrase given"):
+        bpy.ops.render_farm.wallet_create()
+    other = home / "other"
+    other.mkdir(exist_ok=True)
+    sub(ui, "worker").run_blocking("Creating", wallet.create, other, PASSPHRASE, "local")
+    words = fresh_session.backup_words
+    assert len(words.split()) == 24 and fresh_session.unlocked
+    assert bpy.ops.render_farm.wallet_backup_done() == {"FINISHED"} and fresh_session.backup_words == ""
+    stored = (other / "wallet.json").read_bytes()
+    assert words.encode() not in stored and words.split()[0].encode() + b" " not in stored
+
+
+def test_cli_command_runs_the_headless_cli(ui):
+    handle_module = sub(ui, "cli_command")
+    assert handle_module.COMMAND == "render_farm" and handle_module.registered()
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-q"]))
