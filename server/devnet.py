@@ -36,13 +36,15 @@ class Devnet:
     """
 
     def __init__(self, port: int = 0, state_dir: str | Path | None = None, reset: bool = False,
-                 host: str = "127.0.0.1", startup_timeout: float = 120.0, log_to: str | Path | None = None):
+                 host: str = "127.0.0.1", startup_timeout: float = 120.0, log_to: str | Path | None = None,
+                 block_time: float = 0.0):
         self.port = port
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.reset = reset
         self.host = host
         self.startup_timeout = startup_timeout
         self.log_to = log_to  # None: a temporary file, shown when the start fails; "-": our stderr
+        self.block_time = block_time  # seconds between blocks; 0 mines each transaction as it arrives
         self.url: str | None = None
         self._process: subprocess.Popen | None = None
         self._log_file = None
@@ -129,6 +131,8 @@ class Devnet:
         if not (CONTRACT_DIR / "node_modules" / "@stacks" / "clarinet-sdk").is_dir():
             raise DevnetError(f"the npm packages are missing in {CONTRACT_DIR}: run `./dev setup`")
         command = [node, str(SERVER_SCRIPT), "--port", str(self.port), "--host", self.host]
+        if self.block_time:
+            command += ["--block-time", str(self.block_time)]
         if self.state_dir is not None:
             command += ["--state", str(self.state_dir)]
             if self.reset:
@@ -198,21 +202,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="directory that keeps the chain across restarts (default var/devnet)")
     parser.add_argument("--memory", action="store_true", help="keep the chain in memory only (new at every start)")
     parser.add_argument("--reset", action="store_true", help="throw away the chain saved in --state and start anew")
+    parser.add_argument("--block-time", type=float, default=0.0, metavar="SECONDS",
+                        help="mine a block every SECONDS (transactions stay pending until then, as on testnet); "
+                             "default 0 mines each transaction at once")
 
 
 def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         print(f"error: --port must be 0..65535, got {args.port}", file=sys.stderr)
         return 2
+    if not 0 <= args.block_time <= 3600:
+        print(f"error: --block-time must be 0 to 3600 seconds, got {args.block_time:g}", file=sys.stderr)
+        return 2
     devnet = Devnet(port=args.port, host=args.host, state_dir=None if args.memory else args.state,
-                    reset=args.reset, log_to="-")
+                    reset=args.reset, log_to="-", block_time=args.block_time)
     try:
         devnet.start()
     except DevnetError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     try:
-        print(f"Stacks devnet at {devnet.url}  (chain: {'in memory' if args.memory else args.state})")
+        blocks = f", a block every {args.block_time:g} s" if args.block_time else ""
+        print(f"Stacks devnet at {devnet.url}  (chain: {'in memory' if args.memory else args.state}{blocks})")
         print("Funded accounts (public test keys; never use them on mainnet or testnet):")
         for account in devnet.accounts():
             stx = int(account["balance"]) / MICRO

@@ -19,6 +19,8 @@ const HELP = `Local Stacks chain for development and tests (simnet + the node/AP
   --state DIR    keep the chain in DIR/chain.jsonl and replay it at start; without it the chain
                  lives in memory only
   --reset        start a new chain in DIR (deletes DIR/chain.jsonl)
+  --block-time S mine a block every S seconds (decimals allowed): transactions wait as "pending"
+                 until then, as on testnet; default 0 mines each transaction as it arrives
   --help         this text
 
 Deploys every contract of contract/Clarinet.toml; the accounts of settings/Devnet.toml are funded.
@@ -42,6 +44,7 @@ function options() {
         host: { type: "string", default: "127.0.0.1" },
         state: { type: "string" },
         reset: { type: "boolean", default: false },
+        "block-time": { type: "string", default: "0" },
         help: { type: "boolean", default: false },
       },
     }));
@@ -55,7 +58,11 @@ function options() {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be 0..65535, got ${values.port}`);
   if (values.reset && !values.state) fail("--reset needs --state DIR (an in-memory chain is always new)");
-  return { ...values, port, state: values.state && path.resolve(values.state) };
+  const blockTime = Number(values["block-time"]);
+  if (!Number.isFinite(blockTime) || blockTime < 0 || blockTime > 3600) {
+    fail(`--block-time must be a number of seconds from 0 to 3600, got ${values["block-time"]}`);
+  }
+  return { ...values, port, blockTimeMs: Math.round(blockTime * 1000), state: values.state && path.resolve(values.state) };
 }
 
 function openLog(opts, fingerprint) {
@@ -84,20 +91,21 @@ async function main() {
     if (e instanceof StateLogError) fail(e.message);
     throw e;
   }
-  const chain = new Chain({ log: stateLog, manifestPath: "./Clarinet.toml", devnetToml: path.join(CONTRACT_DIR, "settings/Devnet.toml") });
+  const chain = new Chain({ log: stateLog, manifestPath: "./Clarinet.toml", devnetToml: path.join(CONTRACT_DIR, "settings/Devnet.toml"), blockTimeMs: opts.blockTimeMs });
   try {
     await chain.start();
   } catch (e) {
     fail(`could not start the chain: ${e?.message ?? e}\nFix the contract or Clarinet.toml (try \`clarinet check\`), or start with --reset if the saved chain no longer replays.`, 1);
   }
   log(`replayed ${stateLog.entries.length} logged actions in ${chain.lastRebuildMs.toFixed(0)} ms`);
+  chain.startMining();
 
   const server = createHttpServer(routes(chain), log);
   server.on("error", (e) => fail(e.code === "EADDRINUSE" ? `port ${opts.port} is in use: pick another with --port` : `server error: ${e.message}`, 1));
   server.listen(opts.port, opts.host, () => {
     const { port } = server.address();
     const url = `http://${opts.host}:${port}`;
-    process.stdout.write(JSON.stringify({ event: "ready", url, replayed: stateLog.entries.length, state: opts.state ?? null }) + "\n");
+    process.stdout.write(JSON.stringify({ event: "ready", url, replayed: stateLog.entries.length, state: opts.state ?? null, block_time_ms: opts.blockTimeMs }) + "\n");
   });
 
   const stop = () => {

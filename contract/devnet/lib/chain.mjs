@@ -39,12 +39,45 @@ export function contractsFingerprint(contractDir) {
 
 export class Chain {
   /** `log` is a FileLog or MemoryLog; `manifestPath` relative to the cwd (the contract dir). */
-  constructor({ log, manifestPath, devnetToml }) {
+  constructor({ log, manifestPath, devnetToml, blockTimeMs = 0 }) {
     this.log = log;
     this.manifestPath = manifestPath;
     this.devnetToml = devnetToml;
     this.queue = Promise.resolve();
     this.lastRebuildMs = 0;
+    // With a block time, admitted transactions wait in a mempool (status "pending") until the next
+    // block; without one, each is mined as it arrives. The mempool is not logged, like a node's.
+    this.blockTimeMs = blockTimeMs;
+    this.mempool = [];
+    this.timer = null;
+  }
+
+  /** Start mining the mempool every blockTimeMs (no-op without a block time). */
+  startMining() {
+    if (!this.blockTimeMs || this.timer) return;
+    this.timer = setInterval(() => this.serial(() => this.mineMempool()), this.blockTimeMs);
+  }
+
+  /** Mine every waiting transaction, in arrival order, each in its own block as without a block time. */
+  async mineMempool() {
+    const waiting = this.mempool;
+    this.mempool = [];
+    for (const { bytes } of waiting) {
+      const { rejection } = await this.#mine(bytes);
+      if (rejection) this.dropped.set(rejection.txid, rejection);
+    }
+  }
+
+  /** The next nonce a sender may use: past its mined nonce and every one it has waiting. */
+  nextNonceOf(principal) {
+    let next = this.nonceOf(principal);
+    for (const { d } of this.mempool) if (d.sender === principal && Number(d.nonce) >= next) next = Number(d.nonce) + 1;
+    return next;
+  }
+
+  /** A waiting transaction's decoded form, or null. */
+  pending(txid) {
+    return this.mempool.find((entry) => entry.d.txid === txid)?.d ?? null;
   }
 
   /** Run `fn` after every action queued before it; actions never interleave. */
@@ -65,6 +98,7 @@ export class Chain {
     this.simnet = await bootSimnet({ manifestPath: this.manifestPath, genesisMs: this.log.genesis.genesis_ms, fresh });
     this.nonces = new Map();
     this.records = new Map();
+    this.dropped ??= new Map(); // txid → why a waiting transaction could not be mined after all
     this.publishHeights = new Map();
     this.interfaces = null;
     this.epoch = Number.parseFloat(this.simnet.currentEpoch);
@@ -134,6 +168,21 @@ export class Chain {
 
   /** Raw signed bytes → { txid } or { rejection } (the node's 400 body). */
   async submitTransaction(bytes) {
+    if (!this.blockTimeMs) return this.#mine(bytes);
+    const view = {
+      nonceOf: (p) => this.nextNonceOf(p),
+      balanceOf: (p) => this.balanceOf(p),
+      contractInterface: (id) => this.contractInterface(id),
+      epoch: this.epoch,
+      maxClarityVersion: this.maxClarityVersion,
+    };
+    const { admitted: d, rejection } = admit(bytes, view);
+    if (rejection) return { rejection };
+    if (!this.pending(d.txid) && !this.records.has(d.txid)) this.mempool.push({ d, bytes });
+    return { txid: d.txid };
+  }
+
+  async #mine(bytes) {
     const { admitted: d, rejection } = admit(bytes, this);
     if (rejection) return { rejection };
     const run = executeInBlock(this.simnet, d, this.maxClarityVersion);
@@ -274,6 +323,7 @@ export class Chain {
   }
 
   close() {
+    if (this.timer) clearInterval(this.timer);
     this.log.close();
   }
 }

@@ -99,14 +99,18 @@ export function routes(chain) {
     }),
 
     r("GET", `/extended/v1/address/${P}/nonces`, ({ params }) => {
-      const next = chain.nonceOf(principal(params.principal));
+      const who = principal(params.principal);
+      const mined = chain.nonceOf(who);
+      const next = chain.nextNonceOf(who);
+      const waiting = [];
+      for (let n = mined; n < next; n++) waiting.push(n);
       return {
         body: {
-          last_mempool_tx_nonce: null,
-          last_executed_tx_nonce: next > 0 ? next - 1 : null,
+          last_mempool_tx_nonce: next > mined ? next - 1 : null,
+          last_executed_tx_nonce: mined > 0 ? mined - 1 : null,
           possible_next_nonce: next,
           detected_missing_nonces: [],
-          detected_mempool_nonces: [],
+          detected_mempool_nonces: waiting,
         },
       };
     }),
@@ -125,6 +129,14 @@ export function routes(chain) {
       const id = params.txid.replace(/^0x/, "").toLowerCase();
       if (!/^[0-9a-f]{64}$/.test(id)) throw new BadRequest(`${JSON.stringify(params.txid)} is not a transaction ID (64 hex digits, optionally 0x-prefixed)`);
       const record = chain.record(id);
+      const waiting = !record && chain.pending(id);
+      if (waiting) {
+        return { body: { tx_id: "0x" + id, tx_status: "pending", nonce: Number(waiting.nonce), fee_rate: String(waiting.fee), sender_address: waiting.sender, tx_type: waiting.kind } };
+      }
+      const dropped = !record && chain.dropped.get(id);
+      if (dropped) {
+        return { body: { tx_id: "0x" + id, tx_status: "dropped_problematic", reason: dropped.reason, reason_data: dropped.reason_data ?? null } };
+      }
       if (!record) throw new NotFound("could not find transaction by ID", { tx_id: "0x" + id });
       return { body: transactionJson(record) };
     }),
