@@ -98,7 +98,7 @@ def plan(*, project_root: str | None = None, frames: tuple[int, int] | None = No
         covered.add(ref.path)
         _add_reference(result, ref, planned, covered)
     for id_block, raw in trace.blender_paths():  # Blender's own list: anything of a kind not traced above
-        if not raw or id_block.users == 0:
+        if not raw or not trace._used(id_block):
             continue
         path = resolve(raw, trace._base_dir(id_block))
         if path in covered or not os.path.isfile(path):

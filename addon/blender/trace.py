@@ -213,10 +213,10 @@ def _point_caches(ob) -> Iterator[tuple[str, object]]:
 def point_cache_ref_args(ob, cache) -> dict:
     """Where Blender keeps a disk point cache (ptcache_path/ptcache_filepath in pointcache.cc)."""
     if cache.use_external:
-        return {"raw": cache.filepath, "prefix": cache.name + "_"}
+        return {"raw": cache.filepath, "prefix": cache.name}
     stem = os.path.splitext(os.path.basename(bpy.data.filepath))[0]
     name = cache.name or "".join(f"{b:02X}" for b in ob.name.encode("utf-8"))
-    return {"raw": f"//blendcache_{stem}", "prefix": name + "_"}
+    return {"raw": f"//blendcache_{stem}", "prefix": name}
 
 
 def _object_slots(frames: range) -> Iterator[Slot]:
