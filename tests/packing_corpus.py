@@ -432,9 +432,12 @@ def render(spec_path: str) -> None:
         scene.render.filepath = png
         scene.render.use_file_extension = False
         bpy.ops.render.render(write_still=True)
-        missing = [i.name for i in bpy.data.images if i.source in ("FILE", "SEQUENCE", "TILED") and not i.has_data
-                   and i.packed_file is None and i.users]
-        report[png] = {"missing_images": missing}
+        depsgraph = bpy.context.evaluated_depsgraph_get()
+        particles = [[round(c, 4) for p in ob.evaluated_get(depsgraph).particle_systems[0].particles
+                      for c in p.location] for ob in scene.objects if ob.particle_systems]
+        libraries = sorted((lib.name, lib.is_missing) for lib in bpy.data.libraries)
+        report[png] = {"particles": particles, "libraries": libraries,
+                       "objects": sorted(o.name for o in scene.objects)}
     for a, b in spec.get("compare", []):
         pa, pb = bpy.data.images.load(a), bpy.data.images.load(b)
         x = np.array(pa.pixels[:], dtype=np.float32)
