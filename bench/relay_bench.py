@@ -32,6 +32,7 @@ from addon.farm import crypto
 from addon.farm import relay_protocol as proto
 from addon.farm.hash_cache import HashCache
 from addon.farm.relay_client import RelayClient
+from addon.farm.relay_transport import SignedTransport
 from addon.stacks.keys import make_private_key
 from server.relay.local import RelayProcess, free_port
 from server.relay.writeback import start_writeback
@@ -190,7 +191,7 @@ async def concurrent_small_requests(url: str, clients: int, per_client: int) -> 
     path = "/v1/blobs/missing"
     requests = []
     for _ in range(clients):
-        signer = RelayClient(url, make_private_key())
+        signer = SignedTransport(url, make_private_key())
         raw = []
         for _ in range(per_client):
             headers = signer._headers("POST", path, proto.body_hash(body))
@@ -305,7 +306,8 @@ def main(argv=None) -> int:
         big = max(first.files, key=lambda f: f.blob_size)
         blob_path = relay.data_dir / "blobs" / big.blob_id[:2] / big.blob_id
         path = f"/v1/blobs/{big.blob_id}"
-        relay_runs = [curl_time(relay.url + path, client._headers("GET", path, proto.body_hash(b""))) for _ in range(3)]
+        sign = client.transport._headers
+        relay_runs = [curl_time(relay.url + path, sign("GET", path, proto.body_hash(b""))) for _ in range(3)]
         t_relay = min(relay_runs)
         mib = big.blob_size / MiB
         print(f"download {mib:.0f} MiB blob, relay       {t_relay:7.2f} s   {mib / t_relay:7.0f} MiB/s")

@@ -1,6 +1,7 @@
 """What must never happen on the contract: a failed post-condition leaving a trace, STX pulled through an
 intermediary contract, an error code without a named exception or a test."""
 
+import ast
 import re
 from pathlib import Path
 
@@ -75,6 +76,10 @@ def test_every_error_constant_has_a_named_exception():
                  re.findall(r"\(define-constant (ERR_[A-Z_]+) \(err u(\d+)\)\)", CONTRACT_SOURCE)}
     assert constants == {code: cls.constant for code, cls in E.ERRORS_BY_CODE.items()}
     assert len(set(E.ERRORS_BY_CODE)) == len(constants)
+    # Spelled out in the source (not made at run time), so editors and type checkers see each class.
+    tree = ast.parse((ROOT / "addon/farm/contract_errors.py").read_text())
+    declared = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+    assert {cls.__name__ for cls in E.ERRORS_BY_CODE.values()} <= declared
 
 
 def test_every_error_is_reached_by_a_test():

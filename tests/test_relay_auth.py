@@ -122,49 +122,54 @@ def _doc(data=b"ciphertext"):
 
 def test_only_the_requester_writes_the_scene_manifest(env):
     _, _, c = env
-    c["requester"].put_scene_manifest(JOB, b"scene v1", [])
+    c["requester"].jobs.put_scene_manifest(JOB, b"scene v1", [])
     for name in ("provider", "stranger", "other_requester"):
         with pytest.raises(Exception) as err:
-            c[name].put_scene_manifest(JOB, b"evil", [])
+            c[name].jobs.put_scene_manifest(JOB, b"evil", [])
         assert err.value.status == 403 and err.value.code == "forbidden"
-    assert c["provider"].get_scene_manifest(JOB) == (b"scene v1", [])
+    assert _content(c["provider"].jobs.get_scene_manifest(JOB)) == (b"scene v1", [])
 
 
 def test_a_requester_cannot_read_another_requesters_job(env):
     _, _, c = env
-    c["other_requester"].put_scene_manifest(OTHER_JOB, b"theirs", [])
+    c["other_requester"].jobs.put_scene_manifest(OTHER_JOB, b"theirs", [])
     for name in ("requester", "provider"):
         with pytest.raises(Exception) as err:
-            c[name].get_scene_manifest(OTHER_JOB)
+            c[name].jobs.get_scene_manifest(OTHER_JOB)
         assert err.value.status == 403
     with pytest.raises(Exception) as err:
-        c["stranger"].get_scene_manifest(JOB)
+        c["stranger"].jobs.get_scene_manifest(JOB)
     assert err.value.status == 403
 
 
 def test_a_provider_cannot_write_to_a_job_not_assigned_to_it(env):
     _, _, c = env
-    c["provider"].put_result_manifest(JOB, b"frames", [])
-    c["provider"].post_progress(JOB, 1, 10)
+    c["provider"].jobs.put_result_manifest(JOB, b"frames", [])
+    c["provider"].jobs.post_progress(JOB, 1, 10)
     for call in (
-        lambda: c["provider"].put_result_manifest(OTHER_JOB, b"x", []),
-        lambda: c["provider"].post_progress(OTHER_JOB, 1, 10),
-        lambda: c["provider"].put_preview(OTHER_JOB, "f0001.jpg", b"x"),
-        lambda: c["requester"].put_result_manifest(JOB, b"x", []),
-        lambda: c["requester"].post_progress(JOB, 1, 10),
+        lambda: c["provider"].jobs.put_result_manifest(OTHER_JOB, b"x", []),
+        lambda: c["provider"].jobs.post_progress(OTHER_JOB, 1, 10),
+        lambda: c["provider"].jobs.put_preview(OTHER_JOB, "f0001.jpg", b"x"),
+        lambda: c["requester"].jobs.put_result_manifest(JOB, b"x", []),
+        lambda: c["requester"].jobs.post_progress(JOB, 1, 10),
     ):
         with pytest.raises(Exception) as err:
             call()
         assert err.value.status == 403
-    assert c["requester"].get_result_manifest(JOB) == (b"frames", [])
+    assert _content(c["requester"].jobs.get_result_manifest(JOB)) == (b"frames", [])
 
 
 def test_unknown_job_is_404_and_unassigned_job_has_no_provider(env):
     h, keys, c = env
     with pytest.raises(Exception) as err:
-        c["requester"].get_scene_manifest(999)
+        c["requester"].jobs.get_scene_manifest(999)
     assert err.value.status == 404 and err.value.code == "no_job"
     h.jobs.set_job(13, address_from_private_key(keys["requester"], "testnet"), None)
     with pytest.raises(Exception) as err:
-        c["provider"].post_progress(13, 0, 1)
+        c["provider"].jobs.post_progress(13, 0, 1)
     assert err.value.status == 403
+
+
+def _content(document):
+    """A job document as (ciphertext, referenced blob ids)."""
+    return document.data, document.blob_ids

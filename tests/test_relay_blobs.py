@@ -43,14 +43,14 @@ def _scene(dir_, sizes):
 
 def _raw_upload(client, blob_id, size, data, offset=0):
     client.request("POST", "/v1/uploads", json_body={"blob_id": blob_id, "size": size})
-    return client._send("PUT", f"/v1/uploads/{blob_id}?offset={offset}", stream_body=iter([data]))
+    return client.transport.send("PUT", f"/v1/uploads/{blob_id}?offset={offset}", stream_body=iter([data]))
 
 
 def test_round_trip_is_byte_identical_and_second_submission_sends_nothing(client, tmp_path):
     seg = crypto.DEFAULT_SEGMENT_SIZE
     sizes = [0, 1, 1000, seg - 1, seg, seg + 1, 7 * seg + 12345]
     paths = _scene(tmp_path / "scene", sizes)
-    secret = crypto.requester_file_secret(client.private_key)
+    secret = crypto.requester_file_secret(client.transport.private_key)
     progress = []
     first = client.upload_files(paths, secret, progress=lambda done, total: progress.append((done, total)))
     assert first.blobs_uploaded == len(sizes)
@@ -75,11 +75,11 @@ def test_same_content_twice_is_one_blob_and_a_new_client_dedups_against_the_rela
     a, b = tmp_path / "a.bin", tmp_path / "b.bin"
     a.write_bytes(data)
     b.write_bytes(data)
-    secret = crypto.requester_file_secret(client.private_key)
+    secret = crypto.requester_file_secret(client.transport.private_key)
     report = client.upload_files([a, b], secret)
     assert report.blobs_total == 1 and report.blobs_uploaded == 1
     # Same requester on another machine (empty hash cache): hashes again but sends no blob bytes.
-    other = RelayClient(harness.url, client.private_key)
+    other = RelayClient(harness.url, client.transport.private_key)
     try:
         again = other.upload_files([a], secret)
         assert again.bytes_uploaded == 0 and other.bytes_sent == 0
@@ -88,13 +88,13 @@ def test_same_content_twice_is_one_blob_and_a_new_client_dedups_against_the_rela
 
 
 def test_large_new_files_stream_under_a_token_and_the_relay_names_them(harness, client, tmp_path, monkeypatch):
-    from addon.farm import relay_client
+    from addon.farm import relay_uploads
 
-    monkeypatch.setattr(relay_client, "KEEP_CIPHERTEXT_BELOW", 1 << 20)  # token path without huge files
+    monkeypatch.setattr(relay_uploads, "KEEP_CIPHERTEXT_BELOW", 1 << 20)  # token path without huge files
     paths = _scene(tmp_path / "scene", [3 << 20, (2 << 20) + 5])
     paths.append(tmp_path / "scene" / "copy.bin")
     paths[-1].write_bytes(paths[0].read_bytes())  # a duplicate shares its upload
-    secret = crypto.requester_file_secret(client.private_key)
+    secret = crypto.requester_file_secret(client.transport.private_key)
     first = client.upload_files(paths, secret)
     assert first.blobs_total == 2 and first.blobs_uploaded == 2
     assert first.bytes_uploaded == sum(crypto.ciphertext_size(p.stat().st_size) for p in paths[:2])
@@ -104,7 +104,7 @@ def test_large_new_files_stream_under_a_token_and_the_relay_names_them(harness, 
         assert client.download_file(f.blob_id, f.key, out) == f.size
         assert out.read_bytes() == open(f.path, "rb").read()
     # Another machine of the same requester (empty hash cache): the token finds the stored blobs.
-    other = RelayClient(harness.url, client.private_key)
+    other = RelayClient(harness.url, client.transport.private_key)
     try:
         again = other.upload_files(paths, secret)
         assert again.bytes_uploaded == 0 and other.bytes_sent == 0 and again.blobs_uploaded == 0
@@ -118,9 +118,9 @@ def test_token_upload_resumes_and_cannot_be_restarted_as_a_blob_id(client):
     token = "7" * 64
     started = client.request("POST", "/v1/uploads", json_body={"token": token, "size": len(data)}).json()
     assert started == {"token": token, "size": len(data), "offset": 0, "complete": False}
-    part = client._send("PUT", f"/v1/uploads/{token}?offset=0", stream_body=iter([data[:100_000]]))
+    part = client.transport.send("PUT", f"/v1/uploads/{token}?offset=0", stream_body=iter([data[:100_000]]))
     assert part.json() == {"token": token, "size": len(data), "offset": 100_000, "complete": False}
-    clash = client._send(
+    clash = client.transport.send(
         "POST",
         "/v1/uploads",
         body=b'{"blob_id":"' + token.encode() + b'","size":1}',
@@ -131,7 +131,7 @@ def test_token_upload_resumes_and_cannot_be_restarted_as_a_blob_id(client):
     assert blob_id == hashlib.sha256(data).hexdigest() and sent == len(data) - 100_000 and fresh
     assert client.missing([blob_id]) == []
     assert client.upload_by_token(token, len(data), lambda off: iter([data[off:]])) == (blob_id, 0, False)
-    both = client._send(
+    both = client.transport.send(
         "POST",
         "/v1/uploads",
         body=b'{"blob_id":"' + blob_id.encode() + b'","token":"' + token.encode() + b'","size":1}',
@@ -165,12 +165,12 @@ def test_truncated_upload_stays_invisible_and_resumes(client, tmp_path):
     assert response.status_code == 200
     assert response.json() == {"blob_id": blob_id, "size": len(data), "offset": 70_000, "complete": False}
     assert client.missing([blob_id]) == [blob_id]
-    get = client._send("GET", f"/v1/blobs/{blob_id}")
+    get = client.transport.send("GET", f"/v1/blobs/{blob_id}")
     assert get.status_code == 404 and get.json()["error"]["code"] == "no_blob"
 
-    stale = client._send("PUT", f"/v1/uploads/{blob_id}?offset=0", stream_body=iter([data]))
+    stale = client.transport.send("PUT", f"/v1/uploads/{blob_id}?offset=0", stream_body=iter([data]))
     assert stale.status_code == 409 and stale.json()["error"]["offset"] == 70_000
-    done = client._send("PUT", f"/v1/uploads/{blob_id}?offset=70000", stream_body=iter([data[70_000:]]))
+    done = client.transport.send("PUT", f"/v1/uploads/{blob_id}?offset=70000", stream_body=iter([data[70_000:]]))
     assert done.json()["complete"] is True
     out = tmp_path / "blob"
     with open(out, "wb") as f:
@@ -183,9 +183,9 @@ def test_bytes_past_the_declared_size_are_refused_without_trace(client):
     blob_id = hashlib.sha256(data).hexdigest()
     first = _raw_upload(client, blob_id, len(data), data[:4000])
     assert first.json()["offset"] == 4000
-    too_many = client._send("PUT", f"/v1/uploads/{blob_id}?offset=4000", stream_body=iter([data[4000:], b"x"]))
+    too_many = client.transport.send("PUT", f"/v1/uploads/{blob_id}?offset=4000", stream_body=iter([data[4000:], b"x"]))
     assert too_many.status_code == 413 and too_many.json()["error"]["code"] == "too_many_bytes"
-    assert client.upload_status(blob_id)["offset"] == 4000
+    assert client.upload_status(blob_id).offset == 4000
 
 
 def test_client_disconnect_mid_upload_keeps_persisted_bytes_for_resume(client):
@@ -199,10 +199,10 @@ def test_client_disconnect_mid_upload_keeps_persisted_bytes_for_resume(client):
         raise ConnectionResetError("client died")
 
     with pytest.raises((ConnectionResetError, httpx.TransportError)):
-        client._send("PUT", f"/v1/uploads/{blob_id}?offset=0", stream_body=dying_body())
+        client.transport.send("PUT", f"/v1/uploads/{blob_id}?offset=0", stream_body=dying_body())
     offset = 0
     for _ in range(50):  # the relay notices the disconnect asynchronously
-        offset = client.upload_status(blob_id)["offset"]
+        offset = client.upload_status(blob_id).offset
         if offset == 4 << 20:
             break
         import time
@@ -223,13 +223,13 @@ def test_range_downloads(client):
     assert part.headers["content-range"] == f"bytes 1000-2000999/{len(data)}"
     tail = client.request("GET", f"/v1/blobs/{blob_id}", headers={"range": "bytes=-10"})
     assert tail.content == data[-10:]
-    bad = client._send("GET", f"/v1/blobs/{blob_id}", headers={"range": f"bytes={len(data) + 5}-"})
+    bad = client.transport.send("GET", f"/v1/blobs/{blob_id}", headers={"range": f"bytes={len(data) + 5}-"})
     assert bad.status_code == 416
     assert b"".join(client.iter_blob(blob_id, start=2_999_000)) == data[2_999_000:]
 
 
 def test_size_limit_and_quota(client):
-    too_big = client._send(
+    too_big = client.transport.send(
         "POST",
         "/v1/uploads",
         body=b'{"blob_id":"' + b"a" * 64 + b'","size":%d}' % (41 << 20),
@@ -238,7 +238,7 @@ def test_size_limit_and_quota(client):
     assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "blob_too_large"
     # Sessions count against the quota before their bytes arrive.
     client.request("POST", "/v1/uploads", json_body={"blob_id": "b" * 64, "size": 30 << 20})
-    over = client._send(
+    over = client.transport.send(
         "POST",
         "/v1/uploads",
         body=b'{"blob_id":"' + b"c" * 64 + b'","size":%d}' % (30 << 20),
@@ -262,7 +262,7 @@ def test_size_limit_and_quota(client):
     ],
 )
 def test_bad_input_gets_a_clear_json_error(client, method, path, body, code):
-    response = client._send(method, path, body=body, headers={"content-type": "application/json"})
+    response = client.transport.send(method, path, body=body, headers={"content-type": "application/json"})
     assert 400 <= response.status_code < 500
     error = response.json()["error"]
     assert error["code"] == code and error["message"]

@@ -56,20 +56,25 @@ def test_parties_come_from_the_contract(chain_job):
         _client(relay, who["stranger"]) as sc,
     ):
         with pytest.raises(RelayRequestError) as err:
-            rc.put_scene_manifest(job_id, b"not the committed manifest", [])
+            rc.jobs.put_scene_manifest(job_id, b"not the committed manifest", [])
         assert err.value.code == "manifest_hash_mismatch"
-        rc.put_scene_manifest(job_id, manifest, [])
-        assert pc.get_scene_manifest(job_id) == (manifest, [])
-        assert pc.post_progress(job_id, 1, 10) >= 1
+        rc.jobs.put_scene_manifest(job_id, manifest, [])
+        assert _doc(pc.jobs.get_scene_manifest(job_id)) == (manifest, [])
+        assert pc.jobs.post_progress(job_id, 1, 10) >= 1
         for call in (
-            lambda: sc.get_scene_manifest(job_id),
-            lambda: pc.put_scene_manifest(job_id, manifest, []),
-            lambda: rc.post_progress(job_id, 2, 10),
-            lambda: sc.post_progress(job_id, 2, 10),
+            lambda: sc.jobs.get_scene_manifest(job_id),
+            lambda: pc.jobs.put_scene_manifest(job_id, manifest, []),
+            lambda: rc.jobs.post_progress(job_id, 2, 10),
+            lambda: sc.jobs.post_progress(job_id, 2, 10),
         ):
             with pytest.raises(RelayRequestError) as err:
                 call()
             assert err.value.status == 403
         with pytest.raises(RelayRequestError) as err:
-            rc.get_scene_manifest(job_id + 10_000)
+            rc.jobs.get_scene_manifest(job_id + 10_000)
         assert err.value.status == 404 and err.value.code == "no_job"
+
+
+def _doc(document):
+    """A job document as (ciphertext, referenced blob ids)."""
+    return document.data, document.blob_ids

@@ -33,7 +33,7 @@ def client(harness):
 
 def _head(client, method, path, length=None, extra=""):
     content = proto.UNSIGNED_PAYLOAD if length is not None else proto.body_hash(b"")
-    headers = client._headers(method, path, content)
+    headers = client.transport._headers(method, path, content)
     lines = [f"{method} {path} HTTP/1.1", f"host: {client.base_url.removeprefix('http://')}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     if length is not None:
@@ -55,7 +55,7 @@ def _response(sock):
 
 
 def _handoffs(client):
-    text = client.http.get(client.base_url + "/metrics").text
+    text = client.transport.http.get(client.base_url + "/metrics").text
     line = next((x for x in text.splitlines() if x.startswith("relay_upload_handoffs_total ")), "x 0")
     return float(line.split()[1])
 
@@ -98,7 +98,7 @@ def test_client_vanishing_mid_body_keeps_what_arrived(harness, client):
         sock.sendall(data[5000:CUT])
     offset = 0
     for _ in range(100):  # the relay notices the disconnect asynchronously
-        offset = client.upload_status(blob_id)["offset"]
+        offset = client.upload_status(blob_id).offset
         if offset == CUT:
             break
         time.sleep(0.05)

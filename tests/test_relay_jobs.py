@@ -45,11 +45,12 @@ def test_scene_travels_encrypted_from_requester_to_provider(env, tmp_path):
     }
     shared = crypto.ecdh_shared_secret(requester, public_key_from_private_key(provider))
     sealed = crypto.encrypt_message(crypto.job_key(shared, JOB, "scene-manifest"), json.dumps(manifest).encode())
-    stored = rc.put_scene_manifest(JOB, sealed, [f.blob_id for f in report.files])
-    assert stored["sha256"] == hashlib.sha256(sealed).hexdigest()
+    stored = rc.jobs.put_scene_manifest(JOB, sealed, [f.blob_id for f in report.files])
+    assert stored.sha256 == hashlib.sha256(sealed).hexdigest()
 
     # Provider side: derive the same key from its own secret, open the manifest, fetch every file.
-    ciphertext, refs = pc.get_scene_manifest(JOB)
+    document = pc.jobs.get_scene_manifest(JOB)
+    ciphertext, refs = document.data, document.blob_ids
     assert sorted(refs) == sorted(f.blob_id for f in report.files)
     shared_p = crypto.ecdh_shared_secret(provider, public_key_from_private_key(requester))
     opened = json.loads(crypto.decrypt_bytes(crypto.job_key(shared_p, JOB, "scene-manifest"), ciphertext))
@@ -62,7 +63,7 @@ def test_scene_travels_encrypted_from_requester_to_provider(env, tmp_path):
 def test_manifest_must_reference_existing_blobs(env):
     _, (_, rc), _ = env
     with pytest.raises(RelayRequestError) as err:
-        rc.put_scene_manifest(JOB, b"x", ["e" * 64])
+        rc.jobs.put_scene_manifest(JOB, b"x", ["e" * 64])
     assert err.value.status == 409 and err.value.details["missing"] == ["e" * 64]
 
 
@@ -76,55 +77,55 @@ def test_manifest_hash_committed_on_chain_is_enforced(env):
         hashlib.sha256(good).digest(),
     )
     with pytest.raises(RelayRequestError) as err:
-        rc.put_scene_manifest(22, b"something else", [])
+        rc.jobs.put_scene_manifest(22, b"something else", [])
     assert err.value.code == "manifest_hash_mismatch"
-    assert rc.put_scene_manifest(22, good, [])["sha256"] == hashlib.sha256(good).hexdigest()
+    assert rc.jobs.put_scene_manifest(22, good, []).sha256 == hashlib.sha256(good).hexdigest()
 
 
 def test_previews_and_result_manifest(env):
     _, (_, rc), (_, pc) = env
-    pc.put_preview(JOB, "frame_0001.jpg", b"jpeg-ciphertext-1")
-    pc.put_preview(JOB, "frame_0002.jpg", b"jpeg-ciphertext-2")
-    assert [p["name"] for p in rc.list_previews(JOB)] == ["frame_0001.jpg", "frame_0002.jpg"]
-    assert rc.get_preview(JOB, "frame_0002.jpg") == b"jpeg-ciphertext-2"
+    pc.jobs.put_preview(JOB, "frame_0001.jpg", b"jpeg-ciphertext-1")
+    pc.jobs.put_preview(JOB, "frame_0002.jpg", b"jpeg-ciphertext-2")
+    assert [p.name for p in rc.jobs.list_previews(JOB)] == ["frame_0001.jpg", "frame_0002.jpg"]
+    assert rc.jobs.get_preview(JOB, "frame_0002.jpg") == b"jpeg-ciphertext-2"
     with pytest.raises(RelayRequestError) as err:
-        pc.put_preview(JOB, "../../etc/passwd", b"x")
+        pc.jobs.put_preview(JOB, "../../etc/passwd", b"x")
     assert err.value.status in (404, 422)
-    summary = rc.job_summary(JOB)
-    assert summary["previews"] == 2 and summary["scene_manifest"] is True
+    summary = rc.jobs.summary(JOB)
+    assert summary.previews == 2 and summary.scene_manifest is True
 
 
 def test_requester_follows_progress_by_long_poll(env):
     _, (_, rc), (_, pc) = env
-    start_seq = rc.progress(JOB)["last_seq"]
+    start_seq = rc.jobs.progress(JOB).last_seq
 
     def post_later():
         time.sleep(0.5)
-        pc.post_progress(JOB, 3, 10, eta_seconds=42.0, message="rendering")
+        pc.jobs.post_progress(JOB, 3, 10, eta_seconds=42.0, message="rendering")
 
     t = threading.Thread(target=post_later)
     t.start()
     t0 = time.monotonic()
-    page = rc.progress(JOB, after=start_seq, wait=10)
+    page = rc.jobs.progress(JOB, after=start_seq, wait=10)
     waited = time.monotonic() - t0
     t.join()
-    assert [(e["frames_done"], e["frames_total"], e["message"]) for e in page["events"]] == [(3, 10, "rendering")]
+    assert [(e.frames_done, e.frames_total, e.message) for e in page.events] == [(3, 10, "rendering")]
     assert 0.3 < waited < 9, "the long-poll returned when the heartbeat arrived, not at its timeout"
-    empty = rc.progress(JOB, after=page["last_seq"], wait=0.2)
-    assert empty["events"] == [] and empty["last_seq"] == page["last_seq"]
+    empty = rc.jobs.progress(JOB, after=page.last_seq, wait=0.2)
+    assert empty.events == [] and empty.last_seq == page.last_seq
 
 
 def test_requester_follows_progress_by_sse(env):
     h, (requester, rc), (_, pc) = env
-    after = rc.progress(JOB)["last_seq"]
+    after = rc.jobs.progress(JOB).last_seq
     path = f"/v1/jobs/{JOB}/progress/stream?after={after}"
-    headers = rc._headers("GET", path, proto.body_hash(b""))
+    headers = rc.transport._headers("GET", path, proto.body_hash(b""))
     got = []
 
     def post_two():
         time.sleep(0.3)
-        pc.post_progress(JOB, 5, 10)
-        pc.post_progress(JOB, 6, 10)
+        pc.jobs.post_progress(JOB, 5, 10)
+        pc.jobs.post_progress(JOB, 6, 10)
 
     t = threading.Thread(target=post_two)
     t.start()
@@ -148,7 +149,7 @@ def test_gc_collects_only_unreferenced_blobs_after_grace(tmp_path):
             for data in (kept, dropped):
                 c.upload_blob(hashlib.sha256(data).hexdigest(), len(data), lambda off, d=data: iter([d[off:]]))
             kept_id, dropped_id = hashlib.sha256(kept).hexdigest(), hashlib.sha256(dropped).hexdigest()
-            c.put_scene_manifest(1, b"m", [kept_id])
+            c.jobs.put_scene_manifest(1, b"m", [kept_id])
         h.relay.stop()
         gc = h.relay.__class__(h.relay.data_dir, jobs_table=h.relay.jobs_table, port=h.relay.port)
 
@@ -179,7 +180,7 @@ def test_gc_collects_only_unreferenced_blobs_after_grace(tmp_path):
         with gc:
             with RelayClient(h.url, requester) as c:
                 assert c.missing([kept_id, dropped_id]) == [dropped_id]
-                c.delete_job(1)
+                c.jobs.delete(1)
         assert "'blobs': 1" in gc_once(0)
         with gc:
             with RelayClient(h.url, requester) as c:

@@ -3,7 +3,8 @@
 ECDH on the two wallets' keys gives both parties the same secret, which the relay never learns.
 Each purpose gets its own key from it (docs/contract.md, "Why the fair exchange works"):
 
-- scene manifest: the provider reads it as soon as the job exists;
+- scene manifest: the provider reads it as soon as the job exists. Its key comes from a salt the
+  requester picks before create-jobs (the job id is not known until the transaction is mined);
 - previews and the result manifest: the requester reads them as soon as they are uploaded, to judge
   the work before paying;
 - frames: their keys also need r, the provider's secret, which becomes public only when `claim`
@@ -23,8 +24,11 @@ def shared_secret(my_private_key: str, their_address_public_key: bytes) -> bytes
     return crypto.ecdh_shared_secret(my_private_key, keys.compress_public_key(their_address_public_key))
 
 
-def scene_manifest_key(shared: bytes, job_id: int) -> bytes:
-    return crypto.job_key(shared, job_id, "scene-manifest")
+def scene_manifest_key(shared: bytes, salt: bytes) -> bytes:
+    """Key of one sealed scene manifest (addon.farm.manifest.seal_scene_manifest)."""
+    if len(salt) != 32:
+        raise ValueError("the scene manifest salt is 32 bytes")
+    return crypto.hkdf(shared, salt=b"render-farm/v1", info=b"scene-manifest|" + salt)
 
 
 def result_manifest_key(shared: bytes, job_id: int) -> bytes:
