@@ -7,15 +7,14 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
-from addon.farm import crypto, exchange
 from addon.farm.contract import Chunk, JobStatus
-from addon.farm.relay_client import RelayClient
+from addon.farm.manifest import FrameRange, RenderSettings, SceneFile, SceneManifest, seal_scene_manifest
+from addon.farm.requester import ChunkPlan, Requester, SubmitRequest
 from addon.stacks import keys
 from server.provider.agent import Agent, AgentConfig
-from server.provider.interim_flow import seal_scene_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 STX = 1_000_000
@@ -43,56 +42,30 @@ def tiny_scene(path: Path) -> Path:
     return path
 
 
-@dataclass
-class Requester:
-    """The requester's side of a job, as the add-on will do it (until the lead's flows land)."""
+def blender_version() -> str:
+    return metadata.version("bpy")
 
-    farm: object
-    private_key: str
-    address: str
-    relay_url: str
 
-    def shared(self, provider_public_key: bytes) -> bytes:
-        return exchange.shared_secret(self.private_key, provider_public_key)
+def submit(requester: Requester, provider, scene: Path, frames: tuple[int, int], *, reward: int = 2 * STX,
+           blender: str | None = None) -> int:
+    """One chunk through the requester's flow, as the add-on sends it; returns its job id."""
+    request = SubmitRequest(files={scene.name: scene}, main_blend=scene.name,
+                            blender_version=blender or blender_version(), render=RenderSettings(file_format="PNG"),
+                            chunks=[ChunkPlan(provider.address, FrameRange(*frames), reward, complexity=300,
+                                              estimated_duration=600)])
+    (job,) = requester.submit(request).jobs
+    return job.job_id
 
-    def submit(self, provider, scene: Path, frames: tuple[int, int], *, reward: int = 2 * STX,
-               extra_manifest: dict | None = None, estimated_duration: int = 600) -> int:
-        with RelayClient(self.relay_url, self.private_key) as rc:
-            report = rc.upload_files([scene], crypto.requester_file_secret(self.private_key))
-            (uploaded,) = report.files
-            manifest = {"files": [{"path": scene.name, "blob": uploaded.blob_id, "key": uploaded.key.hex(),
-                                   "sha256": uploaded.plaintext_sha256, "size": uploaded.size}],
-                        "frames": list(frames), "main": scene.name, **(extra_manifest or {})}
-            job_id = self.farm.get_platform_stats().next_job_id
-            sealed = seal_scene_manifest(manifest, self.private_key, provider_public_key(provider), job_id)
-            chunk = Chunk(provider.address, reward, complexity=300, estimated_duration=estimated_duration,
-                          scene_hash=hashlib.sha256(sealed).digest(), frame_start=frames[0], frame_end=frames[1])
-            created = self.farm.create_job(self.private_key, chunk, relay_url=self.relay_url)
-            assert created == job_id, "another job was created meanwhile"
-            rc.put_scene_manifest(job_id, sealed, [uploaded.blob_id])  # the relay accepts it once the job exists
-        return job_id
 
-    def frames(self, job_id: int, provider, out: Path) -> list[Path]:
-        """After the claim: read r from the chain and decrypt every frame."""
-        shared = self.shared(provider_public_key(provider))
-        r = self.farm.get_job(job_id).secret
-        secret = exchange.frames_secret(shared, job_id, r)
-        written = []
-        with RelayClient(self.relay_url, self.private_key) as rc:
-            sealed, _ = rc.get_result_manifest(job_id)
-            listing = json.loads(crypto.decrypt_bytes(exchange.result_manifest_key(shared, job_id), sealed))["frames"]
-            for item in listing:
-                path = out / f"frame_{item['frame']:05d}.png"
-                rc.download_file(item["blob"], crypto.file_key(secret, bytes.fromhex(item["sha256"])), path)
-                assert crypto.sha256_file(path).hex() == item["sha256"]
-                written.append(path)
-        return written
-
-    def previews(self, job_id: int, provider) -> list[bytes]:
-        shared = self.shared(provider_public_key(provider))
-        with RelayClient(self.relay_url, self.private_key) as rc:
-            return [crypto.decrypt_bytes(exchange.preview_key(shared, job_id), rc.get_preview(job_id, p["name"]))
-                    for p in rc.list_previews(job_id)]
+def submit_forged(requester: Requester, provider, files: list[SceneFile], frames: tuple[int, int] = (1, 1)) -> int:
+    """A job whose manifest lists `files` as given (sizes or paths a real add-on would never write)."""
+    manifest = SceneManifest(requester=requester.address, provider=provider.address, blender_version=blender_version(),
+                             main_blend=files[0].path, frames=FrameRange(*frames), render=RenderSettings(), files=files)
+    envelope = seal_scene_manifest(manifest, requester.private_key, provider_public_key(provider))
+    chunk = Chunk(provider.address, STX, 300, 600, hashlib.sha256(envelope).digest(), *frames)
+    job_id = requester.farm.create_job(requester.private_key, chunk, relay_url=requester.relay.base_url)
+    requester.relay.jobs.put_scene_manifest(job_id, envelope, [])
+    return job_id
 
 
 def provider_public_key(account) -> bytes:
@@ -131,12 +104,15 @@ class AgentThread:
         raise AssertionError(f"no {event} {fields} within {timeout} s; events: {[e[1] for e in self.events]}")
 
 
-def wait_status(farm, job_id: int, status: JobStatus, timeout: float = 180) -> object:
+def wait_status(farm, job_id: int, status: JobStatus, timeout: float = 180, run: "AgentThread | None" = None):
+    """Wait for the job's status on chain; fail at once if the agent reported the job failed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = farm.get_job(job_id)
         if job.status == status:
             return job
+        failed = [e[1] for e in (run.events if run else []) if e[0] == "job_failed" and e[2]["job_id"] == job_id]
+        assert not failed, failed
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} is {farm.get_job(job_id).status.name}, not {status.name}, after {timeout} s")
 

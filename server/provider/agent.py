@@ -22,25 +22,50 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
 from addon.farm import exchange
 from addon.farm.contract import Job, JobStatus, RenderFarm
 from addon.farm.contract_errors import ContractError
-from addon.farm.relay_client import RelayRequestError, RelayUnavailable
+from addon.farm.errors import AuthorizationError, FarmError, IntegrityError
+from addon.farm.manifest import ResultFrame, SceneManifest
+from addon.farm.relay_client import RelayClient, RelayRequestError, RelayUnavailable
 from addon.farm.tx_journal import TxJournal
 from addon.stacks import keys
 from addon.stacks.api import StacksClient
 from addon.stacks.errors import NetworkError, TransactionTimeout
 
 from . import state as S
-from .interim_flow import FlowError, ProviderFlow, ResultFrame
+from .flow import ProviderFlow
 
 log = logging.getLogger("provider.agent")
 STX = 1_000_000
 _TRANSIENT = (NetworkError, TransactionTimeout, RelayUnavailable)
+
+
+def transient(exc: BaseException) -> BaseException | None:
+    """The unreachable-node/relay error behind `exc` (a flow's FarmError keeps it as __cause__), or None."""
+    while exc is not None:
+        if isinstance(exc, _TRANSIENT):
+            return exc
+        if isinstance(exc, RelayRequestError) and (exc.status >= 500 or exc.status == 429):
+            return exc
+        exc = exc.__cause__
+    return None
+
+
+def contract_error(exc: BaseException) -> ContractError | None:
+    while exc is not None and not isinstance(exc, ContractError):
+        exc = exc.__cause__
+    return exc
+
+
+def relay_status(exc: BaseException) -> int | None:
+    while exc is not None and not isinstance(exc, RelayRequestError):
+        exc = exc.__cause__
+    return exc.status if exc is not None else None
 
 
 @dataclass
@@ -134,8 +159,11 @@ class Agent:
             while not self.stopping and not (until and until()):
                 try:
                     self.poll()
-                except _TRANSIENT as exc:
-                    self._wait_retry("watch the chain", exc, 0)
+                except Exception as exc:
+                    cause = transient(exc)
+                    if cause is None:
+                        raise
+                    self._wait_retry("watch the chain", cause, 0)
                     continue
                 self._stop.wait(self.config.poll_seconds)
         finally:
@@ -144,7 +172,7 @@ class Agent:
                 worker.join(timeout=5)
             try:
                 self.set_available(False)
-            except _TRANSIENT + (ContractError,) as exc:
+            except (*_TRANSIENT, ContractError) as exc:
                 self.emit("availability_not_cleared", f"could not switch availability off: {exc}", logging.WARNING)
             self.close()
 
@@ -154,20 +182,19 @@ class Agent:
         self.client.close()
 
     def retrying(self, what: str, fn: Callable, *args, **kwargs):
-        """Run `fn`, retrying while the node or the relay is unreachable (until the agent stops)."""
+        """Run `fn`, retrying while the node or the relay is unreachable (until the agent stops). Chain
+        writes are safe to retry: the journal hands back the pending transaction instead of a new one."""
         attempt = 0
         while True:
             try:
                 return fn(*args, **kwargs)
-            except _TRANSIENT as exc:
-                if self.stopping and attempt:
-                    raise Stopped(what) from exc
-                self._wait_retry(what, exc, attempt)
-                attempt += 1
-            except RelayRequestError as exc:
-                if exc.status < 500 and exc.status != 429:
+            except Exception as exc:
+                cause = transient(exc)
+                if cause is None:
                     raise
-                self._wait_retry(what, exc, attempt)
+                if self.stopping:
+                    raise Stopped(what) from exc
+                self._wait_retry(what, cause, attempt)
                 attempt += 1
 
     def _wait_retry(self, what: str, exc: Exception, attempt: int) -> None:
@@ -217,7 +244,12 @@ class Agent:
             job = self.farm.get_job(job_id)
             if job is None:
                 continue
-            self.handle(job)
+            try:
+                self.handle(job)
+            except Exception as exc:
+                if transient(exc):
+                    raise
+                self.emit("job_error", f"job {job_id}: {exc}", logging.ERROR, job_id=job_id)
         self.maybe_withdraw()
 
     def handle(self, job: Job) -> None:
@@ -267,26 +299,25 @@ class Agent:
             reason = self.cannot_serve(job)
             if reason is None:
                 try:
-                    try:
-                        manifest = self.retrying(f"job {job_id}: read the scene manifest", flow.read_manifest,
-                                                 job_id)
-                    except RelayRequestError as exc:
-                        if exc.status != 404:
-                            raise
-                        if view.detail != "waiting for the scene manifest":  # the requester uploads it next
-                            view.detail = "waiting for the scene manifest"
-                            self.emit("manifest_missing", f"job {job_id}: no scene manifest on the relay yet",
-                                      job_id=job_id)
-                        return None
-                    reason = self.cannot_serve_scene(manifest)
+                    manifest = self.retrying(f"job {job_id}: read the scene manifest", flow.read_scene_manifest,
+                                             job_id)
+                    reason = self.cannot_serve_scene(job, manifest)
                     if reason is None:
                         view.phase = "fetching"
                         scene = self.retrying(f"job {job_id}: fetch the scene", flow.fetch_scene, job_id)
                         size = sum(p.stat().st_size for p in scene.root.rglob("*") if p.is_file())
                         if size > self.config.max_scene_bytes:
                             reason = f"the scene is {size:,} bytes, more than --max-scene-bytes"
-                except FlowError as exc:
+                except (IntegrityError, AuthorizationError) as exc:
                     reason = str(exc)
+                except FarmError as exc:
+                    if relay_status(exc) != 404:
+                        raise
+                    if view.detail != "waiting for the scene manifest":  # the requester stores it next
+                        view.detail = "waiting for the scene manifest"
+                        self.emit("manifest_missing", f"job {job_id}: no scene manifest on the relay yet",
+                                  job_id=job_id)
+                    return None
             if reason:
                 return self.decline(job, reason)
             self.state.set_phase(job_id, S.SEEN, requester=job.requester, relay_url=relay_url)
@@ -298,22 +329,12 @@ class Agent:
         scene = self.retrying(f"job {job_id}: fetch the scene", flow.fetch_scene, job_id)
         secret = self.state.reveal_secret(job_id, exchange.new_reveal_secret)
         frames = self.render_and_upload(job, flow, scene, secret, view)
-        sealed_doc = self._result_document(job_id, flow, frames)
         view.phase = "submitting"
-        self.retrying(f"job {job_id}: submit the result", flow.finish, job_id, frames, secret, sealed_doc)
+        self.retrying(f"job {job_id}: submit the result", flow.finish, job_id, frames, secret)
         self.state.set_phase(job_id, S.SUBMITTED)
         view.phase = "submitted"
         self.emit("result_submitted", f"job {job_id}: result submitted ({len(frames)} frames)", job_id=job_id,
                   frames=len(frames))
-
-    def _result_document(self, job_id: int, flow: ProviderFlow, frames: list[ResultFrame]) -> bytes:
-        """The sealed result manifest, kept so a restart submits the very same document (and hash)."""
-        kept = self.state.get_meta(f"result-document:{job_id}")
-        if kept:
-            return bytes.fromhex(kept)
-        sealed = flow.result_document(job_id, frames)
-        self.state.set_meta(f"result-document:{job_id}", sealed.hex())
-        return sealed
 
     def decline(self, job: Job, reason: str) -> None:
         self.emit("job_declined", f"job {job.job_id}: declining: {reason}", job_id=job.job_id, reason=reason)
@@ -337,12 +358,12 @@ class Agent:
                     f"{c.max_requester_rejection_rate:.0%}")
         return None
 
-    def cannot_serve_scene(self, manifest: dict) -> str | None:
-        version = manifest.get("blender") or manifest.get("blender_version")
-        if version and self.python_for(version) is None:
+    def cannot_serve_scene(self, job: Job, manifest: SceneManifest) -> str | None:
+        if self.python_for(manifest.blender_version) is None:
             have = ", ".join(sorted(self.blender_versions()))
-            return f"the scene needs Blender {version}; this agent has {have} (map more with --blender VERSION=PYTHON)"
-        declared = sum(int(item.get("size", 0)) for item in manifest["files"])
+            return (f"the scene needs Blender {manifest.blender_version}; this agent has {have} (map more with "
+                    "--blender VERSION=PYTHON)")
+        declared = sum(item.size for item in manifest.files)
         if declared > self.config.max_scene_bytes:
             return f"the scene is {declared:,} bytes, more than --max-scene-bytes {self.config.max_scene_bytes:,}"
         return None
@@ -369,11 +390,15 @@ class Agent:
             return allowed[0]
         return url if url in allowed else None
 
+    def _flow_event(self, event) -> None:
+        log.debug("%s", event, extra={"event": type(event).__name__, "fields": {}})
+
     def flow(self, relay_url: str) -> ProviderFlow:
         with self._lock:
             if relay_url not in self._flows:
-                self._flows[relay_url] = ProviderFlow(self.farm, relay_url, self.private_key, self.data_dir / "jobs",
-                                                      relay_retries=2)
+                relay = RelayClient(relay_url, self.private_key, retries=2)  # the agent retries for longer
+                self._flows[relay_url] = ProviderFlow(self.farm, relay, self.private_key, self.data_dir / "jobs",
+                                                      on_event=self._flow_event)
             return self._flows[relay_url]
 
     # ---- rendering and uploading -------------------------------------------------------------------------
@@ -393,7 +418,7 @@ class Agent:
         def eta() -> float | None:
             if not rendered_now[0]:
                 return None
-            return (time.monotonic() - started) / rendered_now[0] * (len(frames) - len(done) - uploads.qsize())
+            return max(0.0, (time.monotonic() - started) / rendered_now[0] * (len(frames) - len(done)))
 
         def uploader() -> None:
             last_beat = 0.0
@@ -408,7 +433,7 @@ class Agent:
                     if rendered:
                         result = self.retrying(f"job {job_id}: upload frame {rendered.frame}", flow.publish_frame,
                                                job_id, rendered, secret)
-                        self.state.frame_uploaded(job_id, rendered.frame, result.to_dict())
+                        self.state.frame_uploaded(job_id, rendered.frame, asdict(result))
                         done[rendered.frame] = result
                         view.uploaded = len(done)
                         self.emit("frame_uploaded", f"job {job_id}: frame {rendered.frame} uploaded "
@@ -418,7 +443,7 @@ class Agent:
                         last_beat = time.monotonic()
                         try:
                             flow.post_progress(job_id, len(done), len(frames), eta())
-                        except (RelayUnavailable, RelayRequestError) as exc:  # a missed heartbeat is not fatal
+                        except FarmError as exc:  # a missed heartbeat is not fatal
                             self.emit("heartbeat_missed", f"job {job_id}: heartbeat not delivered: {exc}",
                                       logging.WARNING, job_id=job_id)
                 except BaseException as exc:  # handed to the render thread, which ends the chunk
