@@ -1,0 +1,137 @@
+"""Helpers for the provider agent's tests: a tiny scene, a relay, a requester that submits jobs, an agent
+running in a thread, and a per-pixel comparison of PNGs through Blender's own image loader."""
+
+import hashlib
+import json
+import subprocess
+import sys
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+
+from addon.farm.contract import Chunk, JobStatus
+from addon.farm.manifest import FrameRange, RenderSettings, SceneFile, SceneManifest, seal_scene_manifest
+from addon.farm.requester import ChunkPlan, Requester, SubmitRequest
+from addon.stacks import keys
+from server.provider.agent import Agent, AgentConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+STX = 1_000_000
+
+_TINY_SCENE = r"""
+import sys, bpy
+from server.samples.make_sample_scene import build
+build(sys.argv[1])
+scene = bpy.context.scene
+scene.render.resolution_x = scene.render.resolution_y = 32
+scene.render.resolution_percentage = 100
+scene.cycles.samples = 2
+scene.cycles.use_denoising = False
+scene.cycles.seed = 7
+bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1])
+"""
+
+
+def tiny_scene(path: Path) -> Path:
+    """The bundled sample scene at 32x32 px and 2 samples (a frame renders in well under a second)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-c", _TINY_SCENE, str(path)], cwd=ROOT, check=True, capture_output=True,
+                       timeout=300)
+    return path
+
+
+def blender_version() -> str:
+    return metadata.version("bpy")
+
+
+def submit(requester: Requester, provider, scene: Path, frames: tuple[int, int], *, reward: int = 2 * STX,
+           blender: str | None = None) -> int:
+    """One chunk through the requester's flow, as the add-on sends it; returns its job id."""
+    request = SubmitRequest(files={scene.name: scene}, main_blend=scene.name,
+                            blender_version=blender or blender_version(), render=RenderSettings(file_format="PNG"),
+                            chunks=[ChunkPlan(provider.address, FrameRange(*frames), reward, complexity=300,
+                                              estimated_duration=600)])
+    (job,) = requester.submit(request).jobs
+    return job.job_id
+
+
+def submit_forged(requester: Requester, provider, files: list[SceneFile], frames: tuple[int, int] = (1, 1)) -> int:
+    """A job whose manifest lists `files` as given (sizes or paths a real add-on would never write)."""
+    manifest = SceneManifest(requester=requester.address, provider=provider.address, blender_version=blender_version(),
+                             main_blend=files[0].path, frames=FrameRange(*frames), render=RenderSettings(), files=files)
+    envelope = seal_scene_manifest(manifest, requester.private_key, provider_public_key(provider))
+    chunk = Chunk(provider.address, STX, 300, 600, hashlib.sha256(envelope).digest(), *frames)
+    job_id = requester.farm.create_job(requester.private_key, chunk, relay_url=requester.relay.base_url)
+    requester.relay.jobs.put_scene_manifest(job_id, envelope, [])
+    return job_id
+
+
+def provider_public_key(account) -> bytes:
+    return keys.compress_public_key(keys.public_key_from_private_key(account.private_key))
+
+
+def agent_config(devnet, farm, data_dir: Path, **overrides) -> AgentConfig:
+    base = dict(node_url=devnet.url, contract_id=farm.contract_id, data_dir=data_dir, sandbox=False,
+                min_accept_seconds=60, poll_seconds=0.2, bond=10 * STX, retry_max_seconds=2.0)
+    return AgentConfig(**(base | overrides))
+
+
+class AgentThread:
+    """An Agent running in a thread of the test process; `events` collects what it reported."""
+
+    def __init__(self, config: AgentConfig, private_key: str, **kwargs):
+        self.events: list[tuple[str, str, dict]] = []
+        self.agent = Agent(config, private_key, on_event=lambda *e: self.events.append(e), **kwargs)
+        self.thread = threading.Thread(target=self.agent.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.agent.stop()
+        self.thread.join(60)
+
+    def wait_for(self, event: str, timeout: float = 120, **fields) -> tuple:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for e in list(self.events):
+                if e[0] == event and all(e[2].get(k) == v for k, v in fields.items()):
+                    return e
+            time.sleep(0.05)
+        raise AssertionError(f"no {event} {fields} within {timeout} s; events: {[e[1] for e in self.events]}")
+
+
+def wait_status(farm, job_id: int, status: JobStatus, timeout: float = 180, run: "AgentThread | None" = None):
+    """Wait for the job's status on chain; fail at once if the agent reported the job failed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = farm.get_job(job_id)
+        if job.status == status:
+            return job
+        failed = [e[1] for e in (run.events if run else []) if e[0] == "job_failed" and e[2]["job_id"] == job_id]
+        assert not failed, failed
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} is {farm.get_job(job_id).status.name}, not {status.name}, after {timeout} s")
+
+
+_COMPARE = r"""
+import json, sys
+import bpy
+import numpy as np
+out = []
+for a, b in json.loads(sys.argv[1]):
+    pa, pb = (np.array(bpy.data.images.load(p).pixels[:]) for p in (a, b))
+    out.append(float(np.abs(pa - pb).max()) if pa.shape == pb.shape else 99.0)
+print("DIFF " + json.dumps(out))
+"""
+
+
+def max_pixel_differences(pairs: list[tuple[Path, Path]]) -> list[float]:
+    """For each pair of PNGs, the largest difference of any channel of any pixel (0..1, 1/255 per step)."""
+    result = subprocess.run([sys.executable, "-c", _COMPARE, json.dumps([[str(a), str(b)] for a, b in pairs])],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
+    line = next(x for x in result.stdout.splitlines() if x.startswith("DIFF "))
+    return json.loads(line[5:])

@@ -1,0 +1,107 @@
+"""The provider agent against the real local chain, a real relay and real Cycles rendering (32x32 px).
+
+A job created and assigned on chain is picked up by a running agent, rendered, uploaded frame by frame,
+submitted and paid; the requester's decrypted frames match a direct render of the same frames; the
+provider's reputation, earnings and bond end as the contract says. Jobs it cannot serve are declined.
+"""
+
+import pytest
+
+from addon.farm.contract import JobStatus
+from addon.farm.manifest import SceneFile
+from addon.farm.requester import Requester
+from server.provider import state as S
+from server.provider.render import render_frame
+from server.relay.local import RelayProcess
+from tests.provider_fixtures import (
+    STX,
+    AgentThread,
+    agent_config,
+    max_pixel_differences,
+    submit,
+    submit_forged,
+    tiny_scene,
+    wait_status,
+)
+
+# Cycles on the CPU with a fixed seed renders the same pixels in every process; a tolerance of 2/255
+# per channel leaves room for float reordering across thread counts without hiding a wrong frame.
+PIXEL_TOLERANCE = 2 / 255
+
+pytestmark = pytest.mark.usefixtures("conservation")
+
+
+@pytest.fixture(scope="module")
+def relay(devnet, tmp_path_factory):
+    with RelayProcess(tmp_path_factory.mktemp("relay") / "data", extra_args=["--node", devnet.url],
+                      env={"RELAY_LOG_LEVEL": "warning"}) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    return tiny_scene(tmp_path_factory.mktemp("scene") / "tiny.blend")
+
+
+@pytest.fixture
+def requester(world, farm, relay):
+    account = world.account()
+    with Requester(farm, relay.url, account.private_key) as flow:
+        yield flow
+
+
+def test_job_is_picked_up_rendered_uploaded_and_paid(world, farm, devnet, relay, scene, requester, tmp_path):
+    provider = world.account()
+    with AgentThread(agent_config(devnet, farm, tmp_path / "agent", bond=10 * STX), provider.private_key) as run:
+        run.wait_for("ready", timeout=60)
+        registered = farm.get_provider(provider.address)
+        assert registered.registered and registered.available and registered.bond == 10 * STX
+        job_id = submit(requester, provider, scene, (1, 3), reward=2 * STX)
+        run.wait_for("job_started", job_id=job_id)
+        wait_status(farm, job_id, JobStatus.SUBMITTED, run=run)
+        uploaded = [e for e in run.events if e[0] == "frame_uploaded" and e[2]["job_id"] == job_id]
+        assert [e[2]["frame"] for e in uploaded] == [1, 2, 3]  # each frame as it finished
+        review = requester.review(job_id)
+        assert review.complete and sorted(review.previews) == [1, 2, 3]
+        assert all(p.startswith(b"\x89PNG") for p in review.previews.values())
+        requester.approve(job_id)
+        run.wait_for("claimed", job_id=job_id, timeout=30)
+        wait_status(farm, job_id, JobStatus.COMPLETED, timeout=30)
+
+    # Clean stop: availability off. Payment, reputation and bond as the contract says.
+    after = farm.get_provider(provider.address)
+    assert not after.available
+    assert farm.get_earnings(provider.address) == 2 * STX and after.total_earned == 2 * STX
+    assert (after.reputation, after.successful_jobs, after.bond, after.bond_reserved) == (110, 1, 10 * STX, 0)
+    assert farm.get_requester_stats(requester.address).completed == 1
+
+    frames = requester.download(job_id, lambda frame, ext: tmp_path / "received" / f"frame_{frame:05d}{ext}")
+    direct = [render_frame(scene, n, tmp_path / "direct").image for n in (1, 2, 3)]
+    *diffs, control = max_pixel_differences([*zip(frames, direct, strict=True), (frames[0], direct[2])])
+    assert all(d <= PIXEL_TOLERANCE for d in diffs), diffs
+    assert control > 10 * PIXEL_TOLERANCE  # the comparison does see a different frame (the cube turns)
+    # Nothing of the agent's chain writes is left pending.
+    state_db = S.AgentState(tmp_path / "agent", provider.private_key)
+    assert state_db.job(job_id).phase in (S.CLAIMED, S.CLOSED)
+    assert len(state_db.uploaded_frames(job_id)) == 3
+
+
+def test_jobs_it_cannot_serve_are_declined(world, farm, devnet, relay, scene, requester, tmp_path):
+    provider = world.account()
+    config = agent_config(devnet, farm, tmp_path / "agent", max_scene_bytes=10_000_000)
+    with AgentThread(config, provider.private_key) as run:
+        run.wait_for("ready", timeout=60)
+        # One at a time: a provider with one GPU holds one open job (the contract's capacity check).
+        wrong_version = submit(requester, provider, scene, (1, 1), blender="3.6.0")
+        wait_status(farm, wrong_version, JobStatus.DECLINED, timeout=60, run=run)
+        zero = "0" * 64
+        too_big = submit_forged(requester, provider, [SceneFile("tiny.blend", zero, zero, zero, 20_000_000)])
+        wait_status(farm, too_big, JobStatus.DECLINED, timeout=60, run=run)
+        escaping = submit_forged(requester, provider, [SceneFile("../outside.blend", zero, zero, zero, 10)])
+        wait_status(farm, escaping, JobStatus.DECLINED, timeout=60, run=run)
+    reasons = {e[2]["job_id"]: e[2]["reason"] for e in run.events if e[0] == "job_declined"}
+    assert "needs Blender 3.6.0" in reasons[wrong_version]
+    assert "more than --max-scene-bytes" in reasons[too_big]
+    assert "leaves the package: refused" in reasons[escaping]
+    assert not (tmp_path / "agent" / "jobs" / "outside.blend").exists()
+    assert farm.get_provider(provider.address).reputation == 100  # declining costs nothing
