@@ -180,8 +180,7 @@ class RENDERFARM_OT_wallet_refresh(bpy.types.Operator):
 
     def execute(self, context):
         prefs = preferences(context)
-        return run_task(self, "Reading the balance", wallet.read_balance, prefs.network, endpoints(prefs)[0],
-                        SESSION.address)
+        return run_task(self, "Reading the balance", wallet.read_balance, endpoints(prefs), SESSION.address)
 
 
 class RENDERFARM_OT_faucet(bpy.types.Operator):
@@ -197,7 +196,8 @@ class RENDERFARM_OT_faucet(bpy.types.Operator):
         return SESSION.address is not None and needs_network(cls, context)
 
     def execute(self, context):
-        return run_task(self, "Asking the faucet", wallet.faucet, endpoints(preferences(context))[0], SESSION.address)
+        node_url = endpoints(preferences(context)).node_url
+        return run_task(self, "Asking the faucet", wallet.faucet, node_url, SESSION.address)
 
 
 classes = (RENDERFARM_OT_wallet_create, RENDERFARM_OT_wallet_import, RENDERFARM_OT_wallet_unlock,

@@ -4,20 +4,10 @@ Empty URLs mean the network's default (shown greyed in the field). The wallet it
 encrypted keystore file (see wallet.py); these preferences hold nothing secret.
 """
 
-from urllib.parse import urlparse
-
 import bpy
 
+from ..farm.connection import DEFAULTS, Endpoints
 from .identity import ADDON_PACKAGE
-
-LOCAL_DEPLOYER = "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM"  # the local chain's well-known deployer
-DEFAULTS = {
-    # network: (node URL, relay URL, contract id)
-    "local": ("http://127.0.0.1:3999", "http://127.0.0.1:8780", f"{LOCAL_DEPLOYER}.render-farm"),
-    "testnet": ("https://api.testnet.hiro.so", "", ""),
-    "mainnet": ("https://api.mainnet.hiro.so", "", ""),
-}
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class RENDERFARM_AP_preferences(bpy.types.AddonPreferences):
@@ -36,8 +26,8 @@ class RENDERFARM_AP_preferences(bpy.types.AddonPreferences):
     def draw(self, context):
         layout = self.layout
         layout.prop(self, "network")
-        node, relay, contract = endpoints(self)
-        for field, value in (("node_url", node), ("relay_url", relay), ("contract_id", contract)):
+        default = DEFAULTS[self.network]
+        for field, value in zip(("node_url", "relay_url", "contract_id"), default, strict=True):
             row = layout.row()
             row.prop(self, field, placeholder=value or "required")
         layout.label(text="The wallet is kept encrypted in the add-on's folder, which uninstalling deletes:",
@@ -46,21 +36,14 @@ class RENDERFARM_AP_preferences(bpy.types.AddonPreferences):
         layout.operator("render_farm.wallet_export", icon="EXPORT")
 
 
-def endpoints(prefs) -> tuple[str, str, str]:
-    """(node URL, relay URL, contract id) in force: each field, or the network's default."""
-    node, relay, contract = DEFAULTS[prefs.network]
-    return (prefs.node_url.strip() or node, prefs.relay_url.strip() or relay, prefs.contract_id.strip() or contract)
-
-
-def is_local_only(prefs) -> bool:
-    """Everything this network touches is on this machine (no internet)."""
-    node, relay, _ = endpoints(prefs)
-    return all(urlparse(url).hostname in LOOPBACK for url in (node, relay) if url)
+def endpoints(prefs) -> Endpoints:
+    """The node, relay and contract in force: each field, or the network's default."""
+    return Endpoints.resolve(prefs.network, prefs.node_url, prefs.relay_url, prefs.contract_id)
 
 
 def network_allowed(prefs) -> tuple[bool, str]:
     """May the add-on use the network now? Blender's Online Access governs anything off this machine."""
-    if bpy.app.online_access or is_local_only(prefs):
+    if bpy.app.online_access or endpoints(prefs).local_only:
         return True, ""
     return False, "Online access is off (Preferences > System > Network): the farm needs it for " \
                   f"{prefs.network}; the local chain works without it"

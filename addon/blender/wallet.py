@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 
 from ..farm import keystore
-from ..stacks.api import StacksClient
 from . import messages as m
 
 WALLET_FILE = "wallet.json"
@@ -61,8 +60,8 @@ def unlock(emit, home: Path, passphrase: str) -> str:
     return f"Wallet {found.address} unlocked for this session"
 
 
-def read_balance(emit, network: str, node_url: str, address: str) -> str:
-    with StacksClient("devnet" if network == "local" else network, api_url=node_url or None, timeout=10) as node:
+def read_balance(emit, endpoints, address: str) -> str:
+    with endpoints.client(timeout=10) as node:
         emit(m.BalanceRead(address, node.get_balance(address)))
     return ""
 

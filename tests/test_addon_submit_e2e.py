@@ -1,0 +1,96 @@
+"""The headless submit the issue asks for: `python -m addon submit … --wait` against a local chain that
+mines a block every second, a relay and two provider agents, 8 frames in 2 chunks on 2 providers.
+
+The frames written match a direct render of the same frames, the artist's .blend is byte-identical
+afterwards, and the job list and the wallet's transaction journal hold what was done.
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import pytest
+
+from addon.farm import keystore
+from addon.farm.contract import JobStatus, RenderFarm
+from addon.farm.job_list import JobList
+from addon.farm.tx_journal import TxJournal
+from addon.stacks.api import StacksClient
+from server.devnet import Devnet
+from server.provider.render import render_frame
+from server.relay.local import RelayProcess
+from tests.farm_world import World
+from tests.provider_fixtures import ROOT, AgentThread, agent_config, max_pixel_differences, tiny_scene
+
+PIXEL_TOLERANCE = 2 / 255  # as tests/test_provider_agent.py: same seed, float reordering only
+PASSPHRASE = "render farm e2e"
+
+
+@pytest.fixture(scope="module")
+def slow_world(tmp_path_factory):
+    with Devnet(block_time=1.0) as devnet:
+        accounts = {a["name"]: a for a in devnet.accounts()}
+        with StacksClient("devnet", api_url=devnet.url) as client:
+            farm = RenderFarm(client, f"{accounts['deployer']['address']}.render-farm")
+            with RelayProcess(tmp_path_factory.mktemp("relay") / "data", extra_args=["--node", devnet.url],
+                              env={"RELAY_LOG_LEVEL": "warning"}) as relay:
+                yield devnet, farm, relay, World(devnet, farm)
+
+
+def cli(*args, env, timeout=600):
+    return subprocess.run([sys.executable, "-m", "addon", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_headless_submit_wait_renders_8_frames_on_2_providers(slow_world, tmp_path):
+    devnet, farm, relay, world = slow_world
+    scene = tiny_scene(tmp_path / "artist" / "tiny.blend")
+    before = hashlib.sha256(scene.read_bytes()).hexdigest()
+    requester = world.account()
+    home = tmp_path / "home"
+    home.mkdir()
+    keystore.create_keystore(home / "wallet.json", PASSPHRASE, private_key=requester.private_key, scrypt_n=2**14)
+    env = dict(os.environ, RENDER_FARM_PASSPHRASE=PASSPHRASE, RENDER_FARM_HOME=str(home))
+    connection = ["--network", "local", "--node", devnet.url, "--relay", relay.url, "--contract", farm.contract_id]
+    providers = [world.account(), world.account()]
+    out = tmp_path / "frames"
+    with AgentThread(agent_config(devnet, farm, tmp_path / "agent-a"), providers[0].private_key) as a, \
+            AgentThread(agent_config(devnet, farm, tmp_path / "agent-b"), providers[1].private_key) as b:
+        a.wait_for("ready", timeout=90)
+        b.wait_for("ready", timeout=90)
+        result = cli("submit", str(scene), "--frames", "1-8", "--chunk", "4", "--providers", "2", "--reward", "4",
+                     "--provider", providers[0].address, "--provider", providers[1].address, "--out", str(out),
+                     "--wait", "--timeout", "400", *connection, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    assert "all frames written (2 chunks)" in result.stdout
+
+    records = JobList(home).records(farm.contract_id)
+    assert len(records) == 2 and {r.provider for r in records} == {p.address for p in providers}
+    assert all(r.downloaded for r in records)
+    assert [(r.frame_start, r.frame_end) for r in sorted(records, key=lambda r: r.frame_start)] == [(1, 4), (5, 8)]
+    assert all(farm.get_job(r.job_id).status == JobStatus.COMPLETED for r in records)
+    journal = TxJournal(home / "transactions.sqlite3")
+    functions = [e.function for e in journal.entries()]
+    assert functions.count("create-jobs") == 1 and functions.count("approve-result") == 2
+    assert not journal.pending()
+    journal.close()
+
+    received = sorted(out.glob("*.png"))
+    assert [p.name for p in received] == [f"frame_{n:04d}.png" for n in range(1, 9)]  # the scene's naming
+    direct = [render_frame(scene, n, tmp_path / "direct").image for n in range(1, 9)]
+    diffs = max_pixel_differences(list(zip(received, direct, strict=True)))
+    assert max(diffs) <= PIXEL_TOLERANCE, diffs
+    assert hashlib.sha256(scene.read_bytes()).hexdigest() == before  # the artist's file was only read
+
+    status = cli("status", *connection, env=env, timeout=120)
+    assert status.returncode == 0 and status.stdout.count("downloaded") == 2, status.stdout + status.stderr
+
+
+def test_submit_refuses_bad_input_clearly(tmp_path):
+    env = dict(os.environ, RENDER_FARM_HOME=str(tmp_path))
+    no_provider = cli("submit", "missing.blend", "--reward", "1", env=env, timeout=60)
+    assert no_provider.returncode == 2 and "--provider ADDRESS" in no_provider.stderr
+    no_wallet = cli("submit", "missing.blend", "--reward", "1", "--provider", "ST000000000000000000002AMW42H",
+                    env=env, timeout=60)
+    assert no_wallet.returncode == 2 and "no key file" in no_wallet.stderr
