@@ -75,9 +75,11 @@ def draw(ui, panel_name: str) -> RecordingLayout:
 
 
 def job_views(messages):
-    states = ["open", "started", "submitted", "completed", "rejected", "cancelled", "expired", "declined", "odd"]
+    states = ["pending", "in_progress", "submitted", "approved", "completed", "downloaded", "rejected", "cancelled",
+              "expired", "declined", "odd"]
     chunks = tuple(messages.ChunkView(job_id=i, frames=(1 + 4 * i, 4 + 4 * i), provider="ST2CY5V39NHDPWSXMW9QDT3HC3"
-                                      "GD6Q6XX4CFRK9AG", state=state, progress=min(1.0, i / 8))
+                                      "GD6Q6XX4CFRK9AG", state=state, progress=min(1.0, i / 8),
+                                      preview_paths=("/nonexistent/000003.png",) if state == "submitted" else ())
                    for i, state in enumerate(states))
     return (messages.JobView("scene 1–36", chunks, downloaded_to="/tmp/frames"), messages.JobView("empty"))
 
@@ -131,6 +133,12 @@ def test_every_panel_draws_in_every_state(ui, fresh_session, panel, network, sta
     if extras:
         assert "#2 frames 9–12" in texts and "Transactions waiting for a block" in texts and "Last error" in texts
         assert "1. sell" in texts and "render_farm.wallet_backup_done" in ops
+        if expected in ("READY", "BUSY"):  # per-state buttons: approve/reject, download, cancel
+            assert ops.count("render_farm.job_action") == 2 + 3 and ops.count("render_farm.download") == 1
+        else:
+            assert "render_farm.job_action" not in ops and "render_farm.download" not in ops
+    if expected in ("READY", "BUSY"):
+        assert {"render_farm.check_scene", "render_farm.submit"} <= set(ops)
     bpy.context.preferences.system.use_online_access = False
 
 
@@ -217,9 +225,23 @@ def test_create_shows_words_once_and_refuses_an_empty_passphrase(ui, fresh_sessi
     assert words.encode() not in stored and words.split()[0].encode() + b" " not in stored
 
 
-def test_cli_command_runs_the_headless_cli(ui):
-    handle_module = sub(ui, "cli_command")
-    assert handle_module.COMMAND == "render_farm" and handle_module.registered()
+def test_cli_command_runs_the_headless_cli(ui, capsys):
+    command = sub(ui, "cli_command")
+    assert command.COMMAND == "render_farm" and command.registered()
+    with pytest.raises(SystemExit) as done:
+        command.run(["submit", "--help"])  # what `blender -c render_farm submit --help` runs
+    assert done.value.code == 0 and "--wait" in capsys.readouterr().out
+
+
+def test_preflight_lists_problems_for_an_unsaved_scene(ui, fresh_session):
+    bpy.context.preferences.addons[PACKAGE].preferences.network = "local"  # loopback: no online access needed
+    fresh_session.hold_key("aa" * 32 + "01")
+    fresh_session.address = "ST1SJ3DTE5DN7X54YDH5D64R3BCB6A2AG2ZQ8YPD5"
+    with pytest.raises(RuntimeError, match="Pre-flight found 1 error"):
+        bpy.ops.render_farm.check_scene()
+    assert fresh_session.problems == (("error", "The scene is not saved: save the .blend, then submit"),)
+    layout = draw(ui, "RENDERFARM_PT_sidebar")
+    assert "The scene is not saved: save the .blend, then submit" in " ".join(layout.texts())
 
 
 if __name__ == "__main__":

@@ -177,6 +177,14 @@ def pack_loaded(out_dir: str, *, project_root: str | None = None, frames: tuple[
     the_plan = plan(project_root=project_root, frames=frames, in_session=in_session)
     if has_errors(the_plan.problems):
         return PackResult(the_plan, None)
+    return write_planned(the_plan, out_dir, cache=cache, progress=progress, in_session=in_session,
+                         blender_version=bpy.app.version_string)
+
+
+def write_planned(the_plan: Plan, out_dir: str, *, cache: HashCache | None = None, progress: Progress | None = None,
+                  in_session: bool = True, blender_version: str) -> PackResult:
+    """Copy, rewrite and commit a planned package. With `in_session` it reads no bpy data (the copies of the
+    .blend files are written by a child Blender), so the panel runs it on its worker thread."""
     with PackageWriter(out_dir, cache) as writer:
         files = writer.copy(the_plan.files, progress)
         jobs = [{"source": the_plan.blend, "target": writer.staged(the_plan.main_path), "path": the_plan.main_path}]
@@ -189,7 +197,7 @@ def pack_loaded(out_dir: str, *, project_root: str | None = None, frames: tuple[
             rewrite(spec)
         blends = [writer.add_written(the_plan.main_path, "blend", the_plan.blend)]
         blends += [writer.add_written(lib.path, "library", lib.source) for lib in the_plan.libraries]
-        package = writer.commit(the_plan.main_path, blends + files, blender_version=bpy.app.version_string)
+        package = writer.commit(the_plan.main_path, blends + files, blender_version=blender_version)
     return PackResult(the_plan, package)
 
 

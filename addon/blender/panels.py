@@ -6,13 +6,16 @@ on one status: OFFLINE, NO_WALLET, LOCKED, BUSY, READY.
 
 import bpy
 
+from . import previews
 from . import session as s
 from .identity import preferences
 from .preferences import network_allowed
 from .session import SESSION
 
-STATE_ICONS = {"open": "TIME", "started": "RENDER_ANIMATION", "submitted": "HIDE_OFF", "completed": "CHECKMARK",
-               "rejected": "X", "cancelled": "CANCEL", "expired": "ERROR", "declined": "CANCEL"}
+# The contract's job states (JobStatus names, lower case) and "downloaded" once the frames are on disk.
+STATE_ICONS = {"pending": "TIME", "in_progress": "RENDER_ANIMATION", "submitted": "HIDE_OFF", "approved": "CHECKMARK",
+               "completed": "CHECKMARK", "downloaded": "FILE_TICK", "rejected": "X", "cancelled": "CANCEL",
+               "expired": "ERROR", "declined": "CANCEL"}
 
 
 def short(address: str) -> str:
@@ -49,10 +52,15 @@ def draw_farm(layout, context) -> None:
     else:
         draw_wallet(layout.box(), prefs)
         draw_settings(layout.box(), context.scene)
+        if SESSION.problems:
+            draw_problems(layout.box())
+        row = layout.row(align=True)
+        row.operator("render_farm.check_scene", icon="VIEWZOOM")
+        row.operator("render_farm.submit", icon="RENDER_ANIMATION")
         if status == s.BUSY:
             draw_task(layout.box())
     if SESSION.jobs:
-        draw_jobs(layout)
+        draw_jobs(layout, actions=status in (s.READY, s.BUSY))
     if SESSION.pending:
         draw_pending(layout.box())
     if SESSION.last_error:
@@ -94,7 +102,12 @@ def draw_settings(box, scene) -> None:
     box.label(text=f"{settings.chunk_count(scene)} chunk(s)")
     box.prop(settings, "providers")
     box.prop(settings, "min_reputation")
+    box.prop(settings, "complexity_per_frame")
     box.prop(settings, "reward_stx")
+    frames = settings.frame_range(scene)
+    total = max(0, frames[1] - frames[0] + 1) * settings.complexity_per_frame
+    box.label(text=f"About {total / 3600:.1f} reference GPU-hours; {stx(settings.reward_micro_stx())} offered",
+              icon="INFO")
     col = box.column(align=True)
     col.prop(settings, "pinned")
     col.prop(settings, "excluded")
@@ -106,8 +119,21 @@ def draw_task(box) -> None:
     box.progress(factor=done / total if total else 0.0, type="BAR", text=SESSION.progress_text or SESSION.task)
 
 
-def draw_jobs(layout) -> None:
-    layout.label(text="Jobs", icon="RENDERLAYERS")
+def draw_problems(box) -> None:
+    box.label(text="Pre-flight", icon="CHECKMARK" if not any(sev == "error" for sev, _ in SESSION.problems)
+              else "ERROR")
+    for severity, message in SESSION.problems:
+        lines = wrap(message)
+        box.label(text=lines[0] if lines else "", icon="CANCEL" if severity == "error" else "INFO")
+        for line in lines[1:]:
+            box.label(text=f"    {line}")
+
+
+def draw_jobs(layout, actions: bool) -> None:
+    row = layout.row()
+    row.label(text="Jobs", icon="RENDERLAYERS")
+    if actions:
+        row.operator("render_farm.refresh_jobs", text="", icon="FILE_REFRESH")
     for job in SESSION.jobs:
         box = layout.box()
         box.label(text=job.name, icon="SCENE_DATA")
@@ -117,8 +143,29 @@ def draw_jobs(layout) -> None:
                       icon=STATE_ICONS.get(chunk.state, "DOT"))
             row.label(text=short(chunk.provider))
             row.progress(factor=chunk.progress, type="BAR", text=chunk.state)
+            if actions:
+                draw_chunk_actions(box, chunk)
         if job.downloaded_to:
             box.label(text=f"Frames in {job.downloaded_to}", icon="FILE_FOLDER")
+
+
+def draw_chunk_actions(box, chunk) -> None:
+    if chunk.preview_paths:
+        grid = box.grid_flow(columns=4, even_columns=True)
+        for path in chunk.preview_paths:
+            icon = previews.icon_id(path)
+            if icon:
+                grid.template_icon(icon_value=icon, scale=4.0)
+    row = box.row(align=True)
+    if chunk.state == "submitted":
+        for action, icon in (("approve", "CHECKMARK"), ("reject", "X")):
+            op = row.operator("render_farm.job_action", text=action.title(), icon=icon)
+            op.action, op.job_id = action, chunk.job_id
+    elif chunk.state == "completed":
+        row.operator("render_farm.download", icon="IMPORT").job_id = chunk.job_id
+    elif chunk.state in ("pending", "rejected", "declined"):
+        op = row.operator("render_farm.job_action", text="Cancel", icon="CANCEL")
+        op.action, op.job_id = "cancel", chunk.job_id
 
 
 def draw_pending(box) -> None:

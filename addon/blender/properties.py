@@ -19,7 +19,11 @@ class RenderFarmSceneSettings(bpy.types.PropertyGroup):
                                           description="Only providers with at least this reputation")
     reward_stx: bpy.props.FloatProperty(name="Reward (STX)", default=1.0, min=0.0, precision=6,
                                         description="Total STX escrowed for the whole job, split over its chunks")
-    pinned: bpy.props.StringProperty(name="Pin", description="Provider addresses to prefer, comma-separated")
+    complexity_per_frame: bpy.props.IntProperty(name="Seconds per Frame", default=60, min=1,
+                                                description="Render time of one frame on the reference machine "
+                                                            "(what the estimate gives)")
+    pinned: bpy.props.StringProperty(name="Providers", description="Provider addresses to use, comma-separated "
+                                     "(the chain keeps no list of providers yet)")
     excluded: bpy.props.StringProperty(name="Exclude", description="Provider addresses never to use")
 
     def frame_range(self, scene) -> tuple[int, int]:

@@ -30,14 +30,17 @@ def _describe(error: BaseException) -> str:
     return f"unexpected {type(error).__name__}: {error}{place}; please report it"
 
 
-def _run(name: str, fn, args, emit) -> None:
-    emit(m.TaskStarted(name))
+def _run(name: str, fn, args, emit, quiet: bool = False) -> None:
+    """`quiet`: a background chore (following jobs) that shows nothing unless it fails."""
+    if not quiet:
+        emit(m.TaskStarted(name))
     try:
         text = fn(emit, *args)
     except Exception as error:  # every failure becomes a report that says what to do
         emit(m.TaskFailed(name, _describe(error)))
     else:
-        emit(m.TaskFinished(name, text or ""))
+        if not quiet:
+            emit(m.TaskFinished(name, text or ""))
 
 
 def _loop() -> None:
@@ -45,16 +48,17 @@ def _loop() -> None:
         item = _tasks.get()
         if item is _stop:
             return
-        _run(*item, _messages.put)
+        name, fn, args, quiet = item
+        _run(name, fn, args, _messages.put, quiet)
 
 
-def start(name: str, fn, *args) -> None:
+def start(name: str, fn, *args, quiet: bool = False) -> None:
     """Run fn(emit, *args) on the worker thread (started on first use)."""
     global _thread
     if _thread is None or not _thread.is_alive():
         _thread = threading.Thread(target=_loop, name="render-farm-worker", daemon=True)
         _thread.start()
-    _tasks.put((name, fn, args))
+    _tasks.put((name, fn, args, quiet))
 
 
 def run_blocking(name: str, fn, *args) -> None:

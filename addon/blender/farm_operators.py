@@ -1,0 +1,153 @@
+"""Farm operators: check the scene, submit, refresh the job list, approve / reject / cancel, download.
+
+Reading the scene (pre-flight, the package plan) happens on the UI thread, since bpy data is not
+thread-safe; copying, hashing, uploading and every chain step run on the worker (operators.run_task).
+"""
+
+import os
+
+import bpy
+
+from ..farm.manifest import FrameRange, RenderSettings
+from ..farm.planning import Terms
+from ..farm.problems import ERROR
+from . import farm_tasks
+from .identity import preferences, user_dir
+from .operators import needs_network, run_task
+from .preferences import endpoints
+from .session import SESSION
+
+
+def ready(cls, context) -> bool:
+    if not SESSION.unlocked:
+        cls.poll_message_set("Unlock the wallet first")
+        return False
+    return needs_network(cls, context)
+
+
+def scene_plan(op, context):
+    """Pre-flight the open scene into SESSION.problems; the package plan, or None when it has errors."""
+    from .pack import plan
+
+    settings = context.scene.render_farm
+    planned = None
+    if not bpy.data.filepath:
+        SESSION.problems = ((ERROR, "The scene is not saved: save the .blend, then submit"),)
+    else:
+        planned = plan(frames=settings.frame_range(context.scene), in_session=True)
+        SESSION.problems = tuple((p.severity, p.message) for p in planned.problems)
+    errors = [message for severity, message in SESSION.problems if severity == ERROR]
+    if errors:
+        op.report({"ERROR"}, f"Pre-flight found {len(errors)} error(s): see the Render Farm panel for the fixes")
+        return None
+    return planned
+
+
+class RENDERFARM_OT_check_scene(bpy.types.Operator):
+    """Pre-flight the scene: list what would stop the farm from rendering it, and how to fix each"""
+    bl_idname = "render_farm.check_scene"
+    bl_label = "Check Scene"
+
+    def execute(self, context):
+        planned = scene_plan(self, context)
+        if planned is None:
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Ready to submit: {len(planned.files) + len(planned.libraries) + 1} files, "
+                              f"{len(SESSION.problems)} warning(s)")
+        return {"FINISHED"}
+
+
+class RENDERFARM_OT_submit(bpy.types.Operator):
+    """Pack the scene (the .blend itself is only read), create its chunks on chain and upload it"""
+    bl_idname = "render_farm.submit"
+    bl_label = "Submit to Farm"
+
+    @classmethod
+    def poll(cls, context):
+        return ready(cls, context)
+
+    def execute(self, context):
+        settings, scene = context.scene.render_farm, context.scene
+        candidates = [a.strip() for a in settings.pinned.split(",") if a.strip()]
+        if not candidates:
+            self.report({"ERROR"}, "Give provider addresses under Pin (the chain keeps no list of providers yet)")
+            return {"CANCELLED"}
+        planned = scene_plan(self, context)
+        if planned is None:
+            return {"CANCELLED"}
+        first, last = settings.frame_range(scene)
+        terms = Terms(requester=SESSION.address, frames=FrameRange(first, last), chunk_size=settings.chunk_size,
+                      max_providers=settings.providers, reward=settings.reward_micro_stx(),
+                      complexity_per_frame=settings.complexity_per_frame, min_reputation=settings.min_reputation,
+                      pinned=tuple(candidates),
+                      excluded=tuple(a.strip() for a in settings.excluded.split(",") if a.strip()))
+        render = scene.render
+        settings_sent = RenderSettings(engine=render.engine, file_format=render.image_settings.file_format,
+                                       resolution_x=render.resolution_x, resolution_y=render.resolution_y,
+                                       resolution_percentage=render.resolution_percentage)
+        name = f"{os.path.basename(bpy.data.filepath)} {first}-{last}"
+        home = user_dir()
+        package_dir = os.path.join(home, "packages", os.path.splitext(os.path.basename(bpy.data.filepath))[0])
+        os.makedirs(os.path.dirname(package_dir), exist_ok=True)
+        return run_task(self, "Submitting", farm_tasks.submit, home, endpoints(preferences(context)),
+                        SESSION.private_key(), planned, package_dir, bpy.app.version_string, terms, candidates,
+                        settings_sent, name, bpy.path.abspath(render.filepath))
+
+
+class RENDERFARM_OT_refresh_jobs(bpy.types.Operator):
+    """Read every listed chunk's state from the chain and its progress from the relay"""
+    bl_idname = "render_farm.refresh_jobs"
+    bl_label = "Refresh Jobs"
+
+    @classmethod
+    def poll(cls, context):
+        return ready(cls, context)
+
+    def execute(self, context):
+        return run_task(self, "Refreshing the jobs", farm_tasks.refresh, user_dir(), endpoints(preferences(context)),
+                        SESSION.private_key())
+
+
+class RENDERFARM_OT_job_action(bpy.types.Operator):
+    """Approve, reject or cancel one chunk on chain"""
+    bl_idname = "render_farm.job_action"
+    bl_label = "Job Action"
+
+    action: bpy.props.EnumProperty(items=[("approve", "Approve", "Pay the provider: the result is right"),
+                                          ("reject", "Reject", "Refuse the result: it is wrong or incomplete"),
+                                          ("cancel", "Cancel", "Cancel the chunk and get its escrow back")])
+    job_id: bpy.props.IntProperty(min=0)
+
+    @classmethod
+    def poll(cls, context):
+        return ready(cls, context)
+
+    @classmethod
+    def description(cls, context, properties):
+        return {"approve": "Approve: pay the provider, the frames unlock when it claims",
+                "reject": "Reject the result: wrong or incomplete frames",
+                "cancel": "Cancel the chunk: its escrow returns to the wallet"}[properties.action]
+
+    def execute(self, context):
+        return run_task(self, f"{self.action.title()} job {self.job_id}", farm_tasks.decide, user_dir(),
+                        endpoints(preferences(context)), SESSION.private_key(), self.action, self.job_id)
+
+
+class RENDERFARM_OT_download(bpy.types.Operator):
+    """Download, decrypt and verify the chunk's frames into the scene's output path"""
+    bl_idname = "render_farm.download"
+    bl_label = "Download"
+
+    job_id: bpy.props.IntProperty(min=0)
+
+    @classmethod
+    def poll(cls, context):
+        return ready(cls, context)
+
+    def execute(self, context):
+        return run_task(self, f"Downloading job {self.job_id}", farm_tasks.download, user_dir(),
+                        endpoints(preferences(context)), SESSION.private_key(), self.job_id)
+
+
+classes = (RENDERFARM_OT_check_scene, RENDERFARM_OT_submit, RENDERFARM_OT_refresh_jobs, RENDERFARM_OT_job_action,
+           RENDERFARM_OT_download)
