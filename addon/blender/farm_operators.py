@@ -43,6 +43,32 @@ def scene_plan(op, context):
     return planned
 
 
+def candidates_of(settings) -> list[str]:
+    return [a.strip() for a in settings.pinned.split(",") if a.strip()]
+
+
+def submission_args(context, planned) -> tuple:
+    """The arguments of farm_tasks.submit for the open scene and its package plan (read on the UI thread)."""
+    settings, scene = context.scene.render_farm, context.scene
+    first, last = settings.frame_range(scene)
+    candidates = candidates_of(settings)
+    terms = Terms(requester=SESSION.address, frames=FrameRange(first, last), chunk_size=settings.chunk_size,
+                  max_providers=settings.providers, reward=settings.reward_micro_stx(),
+                  complexity_per_frame=settings.complexity_per_frame, min_reputation=settings.min_reputation,
+                  pinned=tuple(candidates),
+                  excluded=tuple(a.strip() for a in settings.excluded.split(",") if a.strip()))
+    render = scene.render
+    sent = RenderSettings(engine=render.engine, file_format=render.image_settings.file_format,
+                          resolution_x=render.resolution_x, resolution_y=render.resolution_y,
+                          resolution_percentage=render.resolution_percentage)
+    name = f"{os.path.basename(bpy.data.filepath)} {first}-{last}"
+    home = user_dir()
+    package_dir = os.path.join(home, "packages", os.path.splitext(os.path.basename(bpy.data.filepath))[0])
+    os.makedirs(os.path.dirname(package_dir), exist_ok=True)
+    return (home, endpoints(preferences(context)), SESSION.private_key(), planned, package_dir,
+            bpy.app.version_string, terms, candidates, sent, name, bpy.path.abspath(render.filepath))
+
+
 class RENDERFARM_OT_check_scene(bpy.types.Operator):
     """Pre-flight the scene: list what would stop the farm from rendering it, and how to fix each"""
     bl_idname = "render_farm.check_scene"
@@ -67,31 +93,13 @@ class RENDERFARM_OT_submit(bpy.types.Operator):
         return ready(cls, context)
 
     def execute(self, context):
-        settings, scene = context.scene.render_farm, context.scene
-        candidates = [a.strip() for a in settings.pinned.split(",") if a.strip()]
-        if not candidates:
+        if not candidates_of(context.scene.render_farm):
             self.report({"ERROR"}, "Give provider addresses under Pin (the chain keeps no list of providers yet)")
             return {"CANCELLED"}
         planned = scene_plan(self, context)
         if planned is None:
             return {"CANCELLED"}
-        first, last = settings.frame_range(scene)
-        terms = Terms(requester=SESSION.address, frames=FrameRange(first, last), chunk_size=settings.chunk_size,
-                      max_providers=settings.providers, reward=settings.reward_micro_stx(),
-                      complexity_per_frame=settings.complexity_per_frame, min_reputation=settings.min_reputation,
-                      pinned=tuple(candidates),
-                      excluded=tuple(a.strip() for a in settings.excluded.split(",") if a.strip()))
-        render = scene.render
-        settings_sent = RenderSettings(engine=render.engine, file_format=render.image_settings.file_format,
-                                       resolution_x=render.resolution_x, resolution_y=render.resolution_y,
-                                       resolution_percentage=render.resolution_percentage)
-        name = f"{os.path.basename(bpy.data.filepath)} {first}-{last}"
-        home = user_dir()
-        package_dir = os.path.join(home, "packages", os.path.splitext(os.path.basename(bpy.data.filepath))[0])
-        os.makedirs(os.path.dirname(package_dir), exist_ok=True)
-        return run_task(self, "Submitting", farm_tasks.submit, home, endpoints(preferences(context)),
-                        SESSION.private_key(), planned, package_dir, bpy.app.version_string, terms, candidates,
-                        settings_sent, name, bpy.path.abspath(render.filepath))
+        return run_task(self, "Submitting", farm_tasks.submit, *submission_args(context, planned))
 
 
 class RENDERFARM_OT_refresh_jobs(bpy.types.Operator):

@@ -22,7 +22,7 @@ SECRET = {"SKIP_SAVE", "HIDDEN"}
 
 def run_task(op, name: str, fn, *args) -> set:
     """Headless: run now and report like any operator. UI: queue it on the worker and return at once."""
-    if not bpy.app.background:
+    if not bpy.app.background or worker.THREAD_IN_BACKGROUND:
         worker.start(name, fn, *args)
         return {"FINISHED"}
     SESSION.reports.clear()  # only this task's reports

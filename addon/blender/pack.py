@@ -270,10 +270,12 @@ def _child_command(code: str, argument: str) -> list[str]:
 
 def _rewrite_in_child(spec: dict) -> None:
     package = __package__.rpartition(".")[0]  # "addon", or the extension's module name inside Blender
-    top = sys.modules[package.partition(".")[0]].__file__
-    parent = os.path.dirname(os.path.dirname(top))
-    code = (f"import sys, json; sys.path.insert(0, {parent!r}); import importlib; "
-            f"importlib.import_module({package + '.blender.pack'!r}).rewrite(json.loads(sys.argv[-1]))")
+    # The child imports the add-on's folder as a plain package (an extension's `bl_ext.…` name exists only
+    # in the Blender that loaded it), with this process's module path so its bundled wheels are found.
+    parent, name = os.path.split(os.path.dirname(sys.modules[package].__file__))
+    extra = [p for p in sys.path if p]
+    code = (f"import sys, json; sys.path.insert(0, {parent!r}); sys.path += {extra!r}; import importlib; "
+            f"importlib.import_module({name + '.blender.pack'!r}).rewrite(json.loads(sys.argv[-1]))")
     result = subprocess.run(_child_command(code, json.dumps(spec)), capture_output=True, text=True, timeout=1800)
     if result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-5:]

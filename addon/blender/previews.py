@@ -17,7 +17,10 @@ def sync(jobs) -> None:
         for chunk in job.chunks:
             for path in chunk.preview_paths:
                 if path not in _collection:
-                    _collection.load(path, path, "IMAGE")
+                    preview = _collection.load(path, path, "IMAGE")
+                    # Asking for the icon and its pixels makes Blender read the file now, in the timer,
+                    # rather than lazily inside the first draw() that shows it.
+                    _ = preview.icon_id, preview.image_size[:]
 
 
 def icon_id(path: str) -> int:

@@ -18,6 +18,9 @@ _tasks: queue.Queue = queue.Queue()
 _messages: queue.Queue = queue.Queue()
 _thread: threading.Thread | None = None
 _stop = object()
+# bpy as a module is always "background"; bench/addon_ui sets this to drive the UI path (worker thread +
+# drained queue) there, calling the timer step itself.
+THREAD_IN_BACKGROUND = False
 
 
 def _describe(error: BaseException) -> str:
