@@ -94,3 +94,25 @@ def test_submit_refuses_bad_input_clearly(tmp_path):
     no_wallet = cli("submit", "missing.blend", "--reward", "1", "--provider", "ST000000000000000000002AMW42H",
                     env=env, timeout=60)
     assert no_wallet.returncode == 2 and "no key file" in no_wallet.stderr
+
+
+def test_unreachable_chain_is_a_clear_error_within_10_s(tmp_path):
+    from server.relay.local import free_port
+
+    home = tmp_path / "home"
+    home.mkdir()
+    keystore.create_keystore(home / "wallet.json", PASSPHRASE, scrypt_n=2**14)
+    scene = tiny_scene(tmp_path / "artist" / "tiny.blend")
+    before = hashlib.sha256(scene.read_bytes()).hexdigest()
+    env = dict(os.environ, RENDER_FARM_PASSPHRASE=PASSPHRASE, RENDER_FARM_HOME=str(home))
+    dead = f"http://127.0.0.1:{free_port()}"
+    import time
+
+    started = time.monotonic()
+    result = cli("submit", str(scene), "--frames", "1-2", "--reward", "1", "--provider",
+                 "ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG", "--node", dead, "--relay", dead, env=env, timeout=120)
+    # Packing a tiny scene takes a few seconds of that; the chain's refusal itself is immediate.
+    assert time.monotonic() - started < 10 + 15, result.stderr
+    assert result.returncode == 1 and "error:" in result.stderr and dead in result.stderr, result.stderr[-2000:]
+    assert JobList(home).records() == []  # nothing recorded, nothing created
+    assert hashlib.sha256(scene.read_bytes()).hexdigest() == before

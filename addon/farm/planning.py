@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from addon.stacks.errors import StacksError
+
 from .contract import Provider, RenderFarm
 from .contract_errors import ContractError
-from .errors import FarmError
+from .error_mapping import translated
+from .errors import ChainError, FarmError
 from .manifest import FrameRange
 from .requester import ChunkPlan
 
@@ -59,7 +62,8 @@ def read_providers(farm: RenderFarm, addresses) -> list[Provider]:
     """The chain's record of each address (unregistered ones left out)."""
     found = []
     for address in dict.fromkeys(addresses):
-        record = farm.get_provider(address)
+        with translated(f"reading provider {address} from the chain at {farm.client.network.api_url}"):
+            record = farm.get_provider(address)
         if record is not None:
             found.append(record)
     return found
@@ -92,7 +96,8 @@ def rank_key(provider: Provider, pinned: tuple[str, ...]):
 
 
 def plan(farm: RenderFarm, candidates: list[Provider], terms: Terms) -> list[ChunkPlan]:
-    config = farm.get_config()
+    with translated(f"reading the contract's settings from the chain at {farm.client.network.api_url}"):
+        config = farm.get_config()
     chunks = split_frames(terms.frames, terms.chunk_size)
     total_frames = len(terms.frames.frames())
     if terms.reward < len(chunks):
@@ -144,4 +149,7 @@ def plan(farm: RenderFarm, candidates: list[Provider], terms: Terms) -> list[Chu
         except ContractError as error:
             raise PlanningError(f"the chain refuses chunk {chunk.frames.start}-{chunk.frames.end} for "
                                 f"{chunk.provider}: {error}") from None
+        except StacksError as error:
+            raise ChainError(f"checking chunk {chunk.frames.start}-{chunk.frames.end} with the chain: {error}") \
+                from error
     return plans
