@@ -116,3 +116,29 @@ def test_unreachable_chain_is_a_clear_error_within_10_s(tmp_path):
     assert result.returncode == 1 and "error:" in result.stderr and dead in result.stderr, result.stderr[-2000:]
     assert JobList(home).records() == []  # nothing recorded, nothing created
     assert hashlib.sha256(scene.read_bytes()).hexdigest() == before
+
+
+def test_submit_status_and_cancel_from_the_command_line(slow_world, tmp_path):
+    devnet, farm, relay, world = slow_world
+    scene = tiny_scene(tmp_path / "artist" / "tiny.blend")
+    requester = world.account()
+    home = tmp_path / "home"
+    home.mkdir()
+    keystore.create_keystore(home / "wallet.json", PASSPHRASE, private_key=requester.private_key, scrypt_n=2**14)
+    env = dict(os.environ, RENDER_FARM_PASSPHRASE=PASSPHRASE, RENDER_FARM_HOME=str(home))
+    connection = ["--network", "local", "--node", devnet.url, "--relay", relay.url, "--contract", farm.contract_id]
+    idle = world.provider(gpu_count=1)  # registered, but no agent: the chunk stays pending
+    before = farm.client.get_balance(requester.address)
+    submitted = cli("submit", str(scene), "--frames", "1-2", "--chunk", "2", "--reward", "1", "--provider",
+                    idle.address, *connection, env=env)
+    assert submitted.returncode == 0, submitted.stderr[-3000:]
+    (record,) = JobList(home).records(farm.contract_id)
+    status = cli("status", *connection, env=env, timeout=120)
+    assert status.returncode == 0 and f"job {record.job_id}" in status.stdout and "pending" in status.stdout
+    approve = cli("approve", str(record.job_id), *connection, env=env, timeout=120)
+    assert approve.returncode == 1 and "has no result yet" in approve.stderr  # a clear refusal, nothing sent
+    cancel = cli("cancel", str(record.job_id), *connection, env=env, timeout=120)
+    assert cancel.returncode == 0 and "1 STX back to the wallet" in cancel.stdout, cancel.stderr[-2000:]
+    assert farm.get_job(record.job_id).status == JobStatus.CANCELLED
+    fees = before - farm.client.get_balance(requester.address)
+    assert 0 < fees < 100_000  # the reward came back; only the two transactions' fees were spent

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ..farm import follow
 from ..farm.connection import JOURNAL_FILE, Endpoints, open_requester
 from ..farm.events import RenderProgress, UploadProgress
 from ..farm.follow import Follower
@@ -108,19 +109,9 @@ def submit(emit, home: Path, endpoints: Endpoints, private_key: str, planned, pa
 
 def decide(emit, home: Path, endpoints: Endpoints, private_key: str, action: str, job_id: int) -> str:
     with open_requester(endpoints, home, private_key) as requester:
-        if action == "approve":
-            review = requester.review(job_id)
-            if not review.complete:
-                raise ValueError(f"job {job_id} lacks frames {review.missing_frames}: reject it instead")
-            requester.approve(job_id)
-            text = f"Job {job_id} approved: the frames unlock when the provider claims"
-        elif action == "reject":
-            requester.reject(job_id)
-            text = f"Job {job_id} rejected: cancel it to get the escrow back"
-        else:
-            text = f"Job {job_id} cancelled: {requester.cancel(job_id) / 1e6:g} STX back to the wallet"
+        text = follow.decide(requester, action, job_id)
     refresh(emit, home, endpoints, private_key)
-    return text
+    return text[0].upper() + text[1:]
 
 
 def download(emit, home: Path, endpoints: Endpoints, private_key: str, job_id: int) -> str:

@@ -4,6 +4,8 @@ draw() reads only the in-memory session and the scene's settings (no network, no
 on one status: OFFLINE, NO_WALLET, LOCKED, BUSY, READY.
 """
 
+import textwrap
+
 import bpy
 
 from . import previews
@@ -175,37 +177,31 @@ def draw_pending(box) -> None:
 
 
 def wrap(text: str, width: int = 60) -> list[str]:
-    lines, line = [], ""
-    for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return lines + ([line] if line else [])
+    return textwrap.wrap(text, width)
 
 
-class RENDERFARM_PT_sidebar(bpy.types.Panel):
+class FarmPanel:
+    """What both placements share: the label and the one draw function."""
+
     bl_label = "Render Farm"
+
+    def draw(self, context):
+        draw_farm(self.layout, context)
+
+
+class RENDERFARM_PT_sidebar(FarmPanel, bpy.types.Panel):
     bl_idname = "RENDERFARM_PT_sidebar"
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "Render Farm"
 
-    def draw(self, context):
-        draw_farm(self.layout, context)
 
-
-class RENDERFARM_PT_output(bpy.types.Panel):
-    bl_label = "Render Farm"
+class RENDERFARM_PT_output(FarmPanel, bpy.types.Panel):
     bl_idname = "RENDERFARM_PT_output"
     bl_space_type = "PROPERTIES"
     bl_region_type = "WINDOW"
     bl_context = "output"
     bl_options = {"DEFAULT_CLOSED"}
-
-    def draw(self, context):
-        draw_farm(self.layout, context)
 
 
 classes = (RENDERFARM_PT_sidebar, RENDERFARM_PT_output)

@@ -59,6 +59,11 @@ def unlock(args) -> str:
     return wallet.unlock(keystore.read_passphrase(fd=args.passphrase_fd)).private_key
 
 
+def prepared(args) -> tuple[Endpoints, Path, str]:
+    """(endpoints, home folder, unlocked private key) for a command that writes to the chain or relay."""
+    return endpoints(args), home(args), unlock(args)
+
+
 def fail(message: str, code: int = 1) -> int:
     print(f"error: {message}", file=sys.stderr)
     return code

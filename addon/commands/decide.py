@@ -18,29 +18,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_action(args: argparse.Namespace, action: str) -> int:
     from ..farm.connection import open_requester
     from ..farm.errors import FarmError
+    from ..farm.follow import decide
     from .follow_display import EventPrinter
 
     try:
-        endpoints = common.endpoints(args)
-        home = common.home(args)
-        private_key = common.unlock(args)
+        endpoints, home, private_key = common.prepared(args)
     except common.USER_ERRORS as error:
         return common.fail(str(error), 2)
     try:
         with open_requester(endpoints, home, private_key, on_event=EventPrinter()) as requester:
             for job_id in args.job:
-                if action == "approve":
-                    review = requester.review(job_id)
-                    if not review.complete:
-                        return common.fail(f"job {job_id} lacks frames {review.missing_frames}: reject it instead")
-                    requester.approve(job_id)
-                    print(f"job {job_id} approved; the frames unlock when the provider claims (`download`)")
-                elif action == "reject":
-                    requester.reject(job_id)
-                    print(f"job {job_id} rejected; reassign or cancel it to get the escrow back")
-                else:
-                    refund = requester.cancel(job_id)
-                    print(f"job {job_id} cancelled; {refund / 1e6:g} STX back to the wallet")
+                print(decide(requester, action, job_id))
     except FarmError as error:
         return common.fail(str(error))
     return 0

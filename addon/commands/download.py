@@ -25,9 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from .follow_display import EventPrinter
 
     try:
-        endpoints = common.endpoints(args)
-        home = common.home(args)
-        private_key = common.unlock(args)
+        endpoints, home, private_key = common.prepared(args)
     except common.USER_ERRORS as error:
         return common.fail(str(error), 2)
     job_list = JobList(home)

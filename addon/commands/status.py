@@ -27,9 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from .follow_display import EventPrinter, follow_until_done
 
     try:
-        endpoints = common.endpoints(args)
-        home = common.home(args)
-        private_key = common.unlock(args)
+        endpoints, home, private_key = common.prepared(args)
         job_list = JobList(home)
         records = job_list.records(endpoints.contract_id)
     except common.USER_ERRORS + (JobListError,) as error:

@@ -52,9 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.provider and not args.pin:
         return common.fail("give candidate providers with --provider ADDRESS (the chain keeps no list of them)", 2)
     try:
-        endpoints = common.endpoints(args)
-        home = common.home(args)
-        private_key = common.unlock(args)
+        endpoints, home, private_key = common.prepared(args)
         frames = parse_frames(args.frames) if args.frames else None
         scene = _pack(args, home, frames)
     except common.USER_ERRORS + (PackageError, ValueError) as error:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .contract import JobStatus
+from .errors import JobStateError
 from .events import RenderProgress
 from .job_list import JobList, JobRecord
 from .relay_transport import RelayRequestError, RelayUnavailable
@@ -97,3 +98,19 @@ class Follower:
                     self.requester.emit(RenderProgress(job_id, last.frames_done, last.frames_total,
                                                        last.eta_seconds))
         return self._last.get(job_id, (0, frames_total, None))
+
+
+def decide(requester, action: str, job_id: int) -> str:
+    """Approve (only a complete result, its previews opened), reject or cancel one chunk; what happened."""
+    if action == "approve":
+        review = requester.review(job_id)
+        if not review.complete:
+            raise JobStateError(f"job {job_id} lacks frames {review.missing_frames}: reject it instead")
+        requester.approve(job_id)
+        return f"job {job_id} approved: the frames unlock when the provider claims"
+    if action == "reject":
+        requester.reject(job_id)
+        return f"job {job_id} rejected: cancel it to get the escrow back"
+    if action == "cancel":
+        return f"job {job_id} cancelled: {requester.cancel(job_id) / 1e6:g} STX back to the wallet"
+    raise ValueError(f"unknown action {action!r}: approve, reject or cancel")
