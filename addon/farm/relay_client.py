@@ -30,26 +30,17 @@ from addon.stacks.message import sign_message
 from . import crypto
 from . import relay_protocol as proto
 from .hash_cache import HashCache, key_id
+from .relay_errors import RelayRefused, RelayUnavailable, error_from_response
 
 PART_SIZE = 64 << 20  # bytes per PUT: one S3 multipart part on an S3 backend
 KEEP_CIPHERTEXT_BELOW = 8 << 20  # small files are encrypted once and kept in memory until uploaded
 PREPARE_AHEAD = 3  # batches (of up to 64 MiB) being hashed at once; bounds the small files' kept ciphertext
 KEEPALIVE_REUSE = 4.0  # seconds an idle blob connection is reused (uvicorn closes them after 5)
-RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
 
-class RelayRequestError(Exception):
-    """The relay refused a request; `code` and `details` come from its JSON error body."""
-
-    def __init__(self, status: int, code: str, message: str, details: dict | None = None):
-        super().__init__(f"relay refused ({status} {code}): {message}")
-        self.status, self.code, self.message, self.details = status, code, message, details or {}
-
-
-class RelayUnavailable(Exception):
-    """The relay could not be reached (or kept failing) after all retries."""
+RelayRequestError = RelayRefused  # the old name, until the callers move to relay_errors
 
 
 @dataclass(frozen=True)
@@ -174,11 +165,11 @@ class RelayClient:
                 continue
             if response.status_code in ok:
                 return response
-            if response.status_code in RETRYABLE_STATUS and attempt < self.retries:
-                response.close()
+            error = _error_from(response)
+            if error.retryable and attempt < self.retries:
                 self._sleep(attempt, response.headers.get("retry-after"))
                 continue
-            raise _error_from(response)
+            raise error
         raise AssertionError("unreachable")
 
     def _sleep(self, attempt: int, retry_after: str | None = None) -> None:
@@ -273,7 +264,7 @@ class RelayClient:
                     return result["blob_id"], sent_total, fresh
                 continue
             error = _error_from(response)
-            if error.code in ("offset_mismatch", "upload_busy") or response.status_code in RETRYABLE_STATUS:
+            if error.retryable:
                 failures += 1
                 if failures > self.retries:
                     raise error
@@ -524,16 +515,14 @@ def _json_bytes(obj) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
-def _error_from(response: httpx.Response) -> RelayRequestError:
+def _error_from(response: httpx.Response) -> RelayRefused:
     try:
-        response.read()
-        err = response.json().get("error", {})
-        details = {k: v for k, v in err.items() if k not in ("code", "message")}
-        return RelayRequestError(response.status_code, err.get("code", "unknown"), err.get("message", ""), details)
-    except Exception:
-        return RelayRequestError(response.status_code, "unknown", response.text[:200])
+        body = response.read()
+    except httpx.HTTPError:
+        body = b""
     finally:
         response.close()
+    return error_from_response(response.status_code, body, response.headers)
 
 
 def _upload_token(key: bytes) -> str:
