@@ -127,14 +127,18 @@ def _start_upload(state, address: str, name: str, size: int, by_token: bool) -> 
     is_token, done = _status(meta, address, name)
     if is_token and not by_token:
         raise RelayError(E.TokenInUse, "you use this name as an upload token; start it with {token, size}")
-    if done is not None and is_token == by_token:
+    now = time.time()
+    # Stored already: a dedup answer, so its GC grace restarts as on /blobs/missing (and if GC took it
+    # just now, it is uploaded again like any missing blob).
+    fresh_after = now - config.gc_grace / 2
+    if done is not None and is_token == by_token and not meta.missing_blobs([done.blob_id], now, fresh_after):
         _drop_session(state, UploadKey(address, name))  # left over if someone else published the blob first
         return done
     if size > config.max_blob_bytes:
         raise RelayError(
             E.BlobTooLarge, f"a blob may be at most {config.max_blob_bytes} bytes", max_blob_bytes=config.max_blob_bytes
         )
-    refused = meta.admit_upload(address, name, size, by_token, time.time(), config)
+    refused = meta.admit_upload(address, name, size, by_token, now, config)
     if refused is not None:
         reason = refused.pop("refused")
         kind, message = _ADMISSION[reason]
