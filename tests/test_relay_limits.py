@@ -140,7 +140,7 @@ def test_a_flood_of_upload_sessions_holds_no_file_descriptors(harness, tmp_path)
         scene.write_bytes(os.urandom(3 << 20))
         from addon.farm import crypto
 
-        report = honest.upload_files([scene], crypto.requester_file_secret(honest.private_key))
+        report = honest.upload_files([scene], crypto.requester_file_secret(honest.transport.private_key))
         assert report.blobs_uploaded == 1
         honest.close()
     finally:
