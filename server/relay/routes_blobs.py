@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
 from addon.farm import relay_errors as E
+from addon.farm.relay_protocol import UploadStatus
 
 from .auth import SignedRoute, Signer, StreamSigner
 from .body_handoff import EXTENSION
@@ -54,15 +55,6 @@ class UploadStart(BaseModel):
         if (self.blob_id is None) == (self.token is None):
             raise ValueError("give exactly one of blob_id and token")
         return self
-
-
-class UploadStatus(BaseModel):
-    # Absent fields are left out of responses (a blob-id upload's reply has no token).
-    blob_id: str | None = Field(None, description="the blob's id; absent while a token upload is incomplete")
-    token: str | None = Field(None, description="the session token, for uploads started with one")
-    size: int
-    offset: int = Field(description="bytes the relay has persisted; continue the upload from here")
-    complete: bool = Field(description="the blob is stored and visible")
 
 
 def _state(request: Request):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import hashlib
 import json
 import logging
@@ -22,6 +23,14 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from addon.farm import relay_errors as E
+from addon.farm.relay_protocol import (
+    JobDocument,
+    JobSummary,
+    PreviewInfo,
+    ProgressEvent,
+    ProgressPage,
+    StoredDocument,
+)
 
 from .auth import SignedRoute, Signer
 from .authority import JobParties
@@ -48,27 +57,8 @@ class DocumentIn(BaseModel):
     )
 
 
-class DocumentOut(BaseModel):
-    ciphertext: str
-    sha256: str = Field(description="sha256 of the ciphertext bytes, hex")
-    blob_ids: list[str]
-    updated_at: float
-
-    @classmethod
-    def of(cls, doc) -> DocumentOut:
-        return cls(ciphertext=base64.b64encode(doc.data).decode(), sha256=doc.sha256, blob_ids=doc.blob_ids,
-                   updated_at=doc.updated_at)
-
-
 class PreviewIn(BaseModel):
     ciphertext: str = Field(description="base64 of the encrypted preview image")
-
-
-class PreviewInfo(BaseModel):
-    name: str
-    size: int
-    sha256: str
-    updated_at: float
 
 
 class Heartbeat(BaseModel):
@@ -78,33 +68,8 @@ class Heartbeat(BaseModel):
     message: str = Field(default="", max_length=500)
 
 
-class ProgressEvent(Heartbeat):
-    seq: int
-    at: float
-
-
-class ProgressPage(BaseModel):
-    events: list[ProgressEvent]
-    last_seq: int
-
-
-class Stored(BaseModel):
-    sha256: str
-    updated_at: float
-
-
 class SeqOut(BaseModel):
     seq: int
-
-
-class JobSummary(BaseModel):
-    job_id: int
-    requester: str
-    provider: str | None
-    scene_manifest: bool
-    result_manifest: bool
-    previews: int
-    last_progress_seq: int
 
 
 @dataclass(frozen=True)
@@ -175,7 +140,7 @@ def _decode(text: str, limit: int) -> bytes:
 
 async def _put_document(
     request: Request, job: JobAccess, kind: str, name: str, data: bytes, blob_ids: list[str] | None
-) -> Stored:
+) -> StoredDocument:
     state = request.app.state.relay
     digest = hashlib.sha256(data).hexdigest()
     committed = job.parties.scene_manifest_hash
@@ -203,7 +168,7 @@ async def _put_document(
             max_previews=cfg.max_previews_per_job,
             max_bytes=cfg.max_job_bytes,
         )
-    return Stored(sha256=digest, updated_at=now)
+    return StoredDocument(sha256=digest, updated_at=now)
 
 
 async def _get_document(request: Request, job_id: int, kind: str, name: str = ""):
@@ -242,33 +207,33 @@ async def delete_job(job: Requester, request: Request):
     return Response(status_code=204)
 
 
-@router.put("/{job_id}/scene-manifest", response_model=Stored, summary="Store the encrypted scene manifest")
+@router.put("/{job_id}/scene-manifest", response_model=StoredDocument, summary="Store the encrypted scene manifest")
 async def put_scene_manifest(job: Requester, body: DocumentIn, request: Request):
     data = _decode(body.ciphertext, request.app.state.relay.config.max_document_bytes)
     return await _put_document(request, job, SCENE, "", data, body.blob_ids)
 
 
-@router.get("/{job_id}/scene-manifest", response_model=DocumentOut, summary="Read the encrypted scene manifest")
+@router.get("/{job_id}/scene-manifest", response_model=JobDocument, summary="Read the encrypted scene manifest")
 async def get_scene_manifest(job: Party, request: Request):
     job_id = job.job_id
     doc = await _get_document(request, job_id, SCENE)
-    return DocumentOut.of(doc)
+    return JobDocument(base64.b64encode(doc.data).decode(), doc.sha256, doc.blob_ids, doc.updated_at)
 
 
-@router.put("/{job_id}/result-manifest", response_model=Stored, summary="Store the encrypted result manifest")
+@router.put("/{job_id}/result-manifest", response_model=StoredDocument, summary="Store the encrypted result manifest")
 async def put_result_manifest(job: Provider, body: DocumentIn, request: Request):
     data = _decode(body.ciphertext, request.app.state.relay.config.max_document_bytes)
     return await _put_document(request, job, RESULT, "", data, body.blob_ids)
 
 
-@router.get("/{job_id}/result-manifest", response_model=DocumentOut, summary="Read the encrypted result manifest")
+@router.get("/{job_id}/result-manifest", response_model=JobDocument, summary="Read the encrypted result manifest")
 async def get_result_manifest(job: Party, request: Request):
     job_id = job.job_id
     doc = await _get_document(request, job_id, RESULT)
-    return DocumentOut.of(doc)
+    return JobDocument(base64.b64encode(doc.data).decode(), doc.sha256, doc.blob_ids, doc.updated_at)
 
 
-@router.put("/{job_id}/previews/{name}", response_model=Stored, summary="Store an encrypted preview")
+@router.put("/{job_id}/previews/{name}", response_model=StoredDocument, summary="Store an encrypted preview")
 async def put_preview(job: Provider, name: PreviewName, body: PreviewIn, request: Request):
     data = _decode(body.ciphertext, request.app.state.relay.config.max_document_bytes)
     return await _put_document(request, job, PREVIEW, name, data, None)
@@ -351,7 +316,7 @@ async def stream_progress(
             event = state.progress_event(job_id)
             for e in _events(await state.run(state.meta.progress_after, job_id, last)):
                 last = e.seq
-                yield f"id: {e.seq}\nevent: progress\ndata: {e.model_dump_json()}\n\n"
+                yield f"id: {e.seq}\nevent: progress\ndata: {json.dumps(dataclasses.asdict(e))}\n\n"
             try:
                 await asyncio.wait_for(event.wait(), timeout=15)
             except TimeoutError:
