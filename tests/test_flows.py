@@ -17,7 +17,7 @@ from addon.farm import exchange
 from addon.farm.contract import Chunk, JobStatus, RenderFarm
 from addon.farm.errors import AuthorizationError, ChainError, IntegrityError, ManifestError, RelayError
 from addon.farm.manifest import FrameRange, RenderSettings, SceneFile, SceneManifest, seal_scene_manifest
-from addon.farm.relay_client import RelayClient, RelayRequestError
+from addon.farm.relay_client import RelayClient, RelayRefused
 from addon.farm.requester import ChunkPlan, Requester, SubmitRequest
 from addon.stacks.api import StacksClient
 from server.provider.flow import ProviderFlow
@@ -170,7 +170,7 @@ def test_only_the_jobs_parties_get_in(world, farm, relay, scene, tmp_path):
     with Requester(farm, relay.url, stranger.private_key) as intruder:
         with pytest.raises(AuthorizationError, match="belongs to"):
             intruder.review(job_id)
-        with pytest.raises(RelayRequestError) as refused:  # the relay refuses it too, whatever the client checks
+        with pytest.raises(RelayRefused) as refused:  # the relay refuses it too, whatever the client checks
             intruder.relay.jobs.get_scene_manifest(job_id)
         assert refused.value.status == 403
     with ProviderFlow(farm, relay.url, other_provider.private_key, tmp_path / "other") as flow:
