@@ -1,7 +1,9 @@
 """The packing test corpus, built by code with the bpy wheel: one tiny project per dependency kind.
 
 Run by the tests as a separate process (bpy owns global state):
-  python tests/packing_corpus.py build DIR        projects in DIR/<name>/ (+ DIR/<name>/expected.json)
+  python tests/packing_corpus.py build DIR [NAME…] projects in DIR/<name>/ (+ DIR/<name>/expected.json)
+  python tests/packing_corpus.py cycle DIR        two .blend files linking each other (a library cycle)
+  python tests/packing_corpus.py odd DIR          a project whose paths hold odd characters
   python tests/packing_corpus.py pack DIR OUT     pack every project into OUT/<name>/ (result.json there)
   python tests/packing_corpus.py render SPEC.json render [blend, frame, png] triples at 32x32 px
 
@@ -101,7 +103,7 @@ def quad(name: str, mat, location, size: float = 1.8, uv_shift: float = 0.0):
 
 def save(path: str, compress: bool = False) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    bpy.ops.wm.save_as_mainfile(filepath=path, compress=compress, relative_remap=True)
+    bpy.ops.wm.save_as_mainfile(filepath=path, compress=compress, relative_remap=False)  # keep absolute paths absolute
 
 
 # --------------------------------------------------------------------------- one builder per kind
@@ -391,16 +393,49 @@ def build_project(root: str, name: str, kinds: list[str], compress: bool = False
                    "render_frame": RENDER_FRAME, "compressed": compress}, f, indent=1)
 
 
-def build(root: str) -> None:
-    for kind in BUILDERS:
+def build(root: str, only: list[str] | None = None) -> None:
+    for kind in only or BUILDERS:
         build_project(root, kind, [kind])
-    build_project(root, "all", list(BUILDERS), compress=True)
+    if not only:
+        build_project(root, "all", list(BUILDERS), compress=True)
     for name in os.listdir(root):
         if not os.path.exists(os.path.join(root, name, "expected.json")) and name != "_shared_assets":
             shutil.rmtree(os.path.join(root, name))  # a kind this Blender has not got
 
 
 # ------------------------------------------------------------------------------------ pack, render
+
+
+def build_cycle(d: str) -> None:
+    """a.blend links an object from b.blend, whose material is linked from a.blend: a library cycle."""
+    os.makedirs(d, exist_ok=True)
+    new_scene()
+    mat, _ = emission_material("Loop", color=(0.2, 0.6, 1, 1))
+    mat.use_fake_user = True
+    save(f"{d}/a.blend")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    with bpy.data.libraries.load(f"{d}/a.blend", link=True, relative=True) as (_src, dst):
+        dst.materials = ["Loop"]
+    quad("Looped", dst.materials[0], (0, 0, 0))
+    save(f"{d}/b.blend")
+    bpy.ops.wm.open_mainfile(filepath=f"{d}/a.blend")
+    with bpy.data.libraries.load(f"{d}/b.blend", link=True, relative=True) as (_src, dst):
+        dst.objects = ["Looped"]
+    bpy.context.scene.collection.objects.link(dst.objects[0])
+    save(f"{d}/a.blend")
+
+
+def build_odd(d: str) -> None:
+    """A project and a texture whose names hold spaces, quotes, '#', '%', non-ASCII and a newline-free emoji."""
+    os.makedirs(d, exist_ok=True)
+    new_scene()
+    name = "wood & grain 'ü' #2 %d 🌲.png"
+    write_png(f"{d}/tex ü #/{name}", (0.9, 0.5, 0.2))
+    image = bpy.data.images.load(f"{d}/tex ü #/{name}")
+    image.filepath = f"//tex ü #/{name}"
+    mat, _ = emission_material("Odd", image)
+    quad("Odd", mat, (0, 0, 0))
+    save(f"{d}/scène #1.blend")
 
 
 def pack_all(root: str, out: str) -> None:
@@ -451,7 +486,11 @@ def render(spec_path: str) -> None:
 if __name__ == "__main__":
     command = sys.argv[1]
     if command == "build":
-        build(os.path.abspath(sys.argv[2]))
+        build(os.path.abspath(sys.argv[2]), sys.argv[3:])
+    elif command == "cycle":
+        build_cycle(os.path.abspath(sys.argv[2]))
+    elif command == "odd":
+        build_odd(os.path.abspath(sys.argv[2]))
     elif command == "pack":
         pack_all(os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3]))
     elif command == "render":

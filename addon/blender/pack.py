@@ -86,6 +86,7 @@ def plan(*, project_root: str | None = None, frames: tuple[int, int] | None = No
     chosen = scene_frames(scene, frames)
     result = Plan(blend=blend, project_root=root, frames=chosen, main_path=package_path(blend or "untitled.blend",
                                                                                            root))
+    result.roots[blend] = result.main_path  # a library that links back to the main file (a cycle) gets the copy
     result.problems += preflight.scene_problems(scene, chosen, in_session=in_session)
     computed: list[trace.Computed] = []
     covered: set[str] = set()

@@ -25,7 +25,8 @@ def scene_problems(scene, frames: range, *, in_session: bool) -> list[Problem]:
     if not bpy.data.filepath:
         add(Problem("unsaved", ERROR, None, "The scene has never been saved: save it as a .blend inside your project "
                     "folder, then submit."))
-    elif in_session and bpy.data.is_dirty:
+    elif in_session and bpy.data.is_dirty and not bpy.app.background:
+        # Background Blender (and the bpy module) marks every opened file dirty, so only a UI session can tell.
         add(Problem("unsaved", ERROR, bpy.data.filepath, "The scene has unsaved changes and the farm packs the file "
                     "on disk: save it (Ctrl+S), then submit."))
     if len(frames) == 0 or scene.frame_end < scene.frame_start:
