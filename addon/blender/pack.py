@@ -234,9 +234,16 @@ def rewrite(spec: dict) -> None:
     for job in spec["jobs"]:
         if os.path.abspath(bpy.data.filepath or "") != os.path.abspath(job["source"]):
             open_blend(job["source"])
-        for slot in trace.iter_slots(frames):
-            if slot.set is not None and slot.ref.path in roots:
-                slot.set(roots[slot.ref.path], job["path"])
+        # Setting a Script node's path makes the scene's engine compile it, and Cycles writes the .oso beside
+        # the artist's .osl; Workbench compiles nothing. The engine is restored before the copy is saved.
+        scene = bpy.context.scene
+        engine, scene.render.engine = scene.render.engine, "BLENDER_WORKBENCH"
+        try:
+            for slot in trace.iter_slots(frames):
+                if slot.set is not None and slot.ref.path in roots:
+                    slot.set(roots[slot.ref.path], job["path"])
+        finally:
+            scene.render.engine = engine
         foreach = getattr(bpy.data, "file_path_foreach", None)
         if foreach is not None:
             def visit(id_block, raw, _meta, job=job):

@@ -8,6 +8,7 @@ File Output nodes, simulation caches, render engine and features, and the Blende
 from __future__ import annotations
 
 import os
+import re
 
 import bpy
 
@@ -42,8 +43,10 @@ def scene_problems(scene, frames: range, *, in_session: bool) -> list[Problem]:
         add(Problem("feature", WARNING, None, "Open Shading Language is on: OSL renders on the CPU only and many "
                     "providers refuse scenes that run shader code; turn it off (Render > Open Shading Language) "
                     "unless a Script node needs it."))
-    saved_with = tuple(bpy.data.version)[:2]  # (major, minor): the third number is the file's subversion
-    if saved_with > tuple(bpy.app.version)[:2]:
+    saved_with = saved_version()
+    if not bpy.data.filepath:
+        pass  # nothing on disk yet: "unsaved" above says what to do
+    elif saved_with > tuple(bpy.app.version)[:2]:
         add(Problem("blender_version", WARNING, bpy.data.filepath, f"The file was saved by Blender "
                     f"{'.'.join(map(str, saved_with))}, newer than this Blender {bpy.app.version_string}: pack it with "
                     "that version so nothing new is lost."))
@@ -52,6 +55,21 @@ def scene_problems(scene, frames: range, *, in_session: bool) -> list[Problem]:
                     f"{'.'.join(map(str, saved_with))}; the farm renders with Blender 4.2 or newer, so check the "
                     "result of the first frames."))
     return problems
+
+
+def saved_version() -> tuple[int, int]:
+    """(major, minor) of the Blender that wrote the file on disk: its header says so (bpy.data.version
+    keeps the version of what was loaded, the startup file's, until the file is re-opened)."""
+    if bpy.data.filepath:
+        try:
+            with open(bpy.data.filepath, "rb") as f:
+                match = re.match(rb"BLENDER(?:\d\d-\d\d)?[-_]?[vV](\d{3,4})", f.read(32))
+        except OSError:
+            match = None
+        if match:
+            number = int(match.group(1))
+            return number // 100, number % 100
+    return tuple(bpy.data.version)[:2]  # compressed file: what Blender read
 
 
 def _output_problems(scene) -> list[Problem]:
@@ -117,8 +135,10 @@ def _cache_problems(frames: range) -> list[Problem]:
                 baked = {slot.ref.owner for slot in _bake_slots(ob, mod)}
                 for bake in mod.bakes:
                     node = getattr(bake, "node", None)
-                    if node is not None and node.bl_idname == "GeometryNodeSimulationOutput" and not any(
-                            o.endswith(f"bake {bake.bake_id}") for o in baked) and bake.bake_target != "PACKED":
+                    on_disk = any(o.endswith(f"bake {bake.bake_id}") for o in baked)
+                    packed = getattr(bake, "bake_target", "") == "PACKED"
+                    if node is not None and node.bl_idname == "GeometryNodeSimulationOutput" and not on_disk \
+                            and not packed:
                         problems.append(Problem("cache", ERROR, None, f"{where}: simulation zone '{node.name}' is "
                                                 "not baked: bake it (Physics > Simulation Nodes > Bake) so every "
                                                 "frame renders the same on the farm.", datablock=where))
