@@ -36,13 +36,14 @@ class PackageWriter:
     def __init__(self, out_dir: str | os.PathLike, cache: HashCache | None = None, workers: int | None = None):
         self.out = os.path.abspath(out_dir)
         self.cache = cache or HashCache(None)
-        self.workers = workers or min(4, os.cpu_count() or 1)
+        self.workers = workers or min(4, os.cpu_count() or 1)  # copies and hashes release the GIL
         self.previous = self._previous_package()
         parent = os.path.dirname(self.out)
         if not os.path.isdir(parent):
             raise PackageError(f"the folder {parent} for the package does not exist: create it or choose another --out")
         self.stage = tempfile.mkdtemp(prefix=f".{os.path.basename(self.out)}.partial-", dir=parent)
         self._hashed: list[tuple[str, bytes, os.stat_result]] = []  # (staged path, digest, stat) for the cache
+        self._sources: list[tuple[str, bytes, os.stat_result]] = []  # sources hashed through their copies
         self.reused = 0  # files taken over from the previous package
 
     def _previous_package(self) -> Package | None:
@@ -106,7 +107,7 @@ class PackageWriter:
         after = os.stat(item.source)
         self._hashed.append((target, digest, written))
         if (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns):
-            self.cache.remember([(item.source, digest, before)])
+            self._sources.append((item.source, digest, before))  # same bytes as the copy: remembered at commit
         return PackageFile(item.path, digest.hex(), written.st_size, item.kind, item.source)
 
     def _reusable(self, item: PlannedFile, source_stat: os.stat_result) -> str | None:
@@ -149,7 +150,7 @@ class PackageWriter:
         package.root = self.out
         # The final paths' hashes, so a re-pack and the upload find them without reading the bytes again.
         moved = [(os.path.join(self.out, os.path.relpath(p, self.stage)), d, s) for p, d, s in self._hashed]
-        self.cache.remember(moved)
+        self.cache.remember(moved + self._sources)
         return package
 
 
