@@ -4,7 +4,7 @@ Works on whatever bpy.data holds (the artist's open scene, or a file opened head
 libraries included: Blender loads what the scene links, recursively, so the linked images, fonts and
 node trees of a library linked from a library are in bpy.data with `.library` set, and their paths
 resolve against that library's folder. Data-blocks nobody uses (only a fake user, or none) are
-skipped: the render does not read them. On Blender 4.4+ `bpy.data.file_path_foreach` (Blender's own
+skipped: the render does not read them. On Blender 5.0+ `bpy.data.file_path_foreach` (Blender's own
 list of every file path) is walked afterwards, so a path of a kind this module does not know is still
 shipped, as "other".
 """
@@ -287,7 +287,7 @@ def _sequencer_slots(frames: range) -> Iterator[Slot]:
 
 
 def blender_paths() -> list[tuple[object, str]]:
-    """Blender's own list of (ID, path) where it exists (4.4+: file_path_foreach), else []."""
+    """Blender's own list of (ID, path) where it exists (5.0+: file_path_foreach), else []."""
     foreach = getattr(bpy.data, "file_path_foreach", None)
     if foreach is None:
         return []
