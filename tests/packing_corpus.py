@@ -367,9 +367,82 @@ def add_packed(d, at):
     return []  # inside the .blend: nothing to ship
 
 
+def add_bake(d, at):
+    """A simulation zone that moves a quad 0.5 to the right per frame, baked to disk: without the bake, frame 3
+    rendered on its own would show the quad where it starts."""
+    mat, _ = emission_material("SimPaint", color=(1, 0.6, 0.1, 1))
+    ob = quad("Sim", mat, at, size=0.8)
+    group = bpy.data.node_groups.new("Slide", "GeometryNodeTree")
+    group.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
+    group.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    gin, gout = group.nodes.new("NodeGroupInput"), group.nodes.new("NodeGroupOutput")
+    sim_in, sim_out = group.nodes.new("GeometryNodeSimulationInput"), group.nodes.new("GeometryNodeSimulationOutput")
+    sim_in.pair_with_output(sim_out)
+    move = group.nodes.new("GeometryNodeSetPosition")
+    move.inputs["Offset"].default_value = (0.5, 0, 0)
+    group.links.new(gin.outputs[0], sim_in.inputs[0])
+    group.links.new(sim_in.outputs[1], move.inputs["Geometry"])
+    group.links.new(move.outputs[0], sim_out.inputs[1])
+    group.links.new(sim_out.outputs[0], gout.inputs[0])
+    mod = ob.modifiers.new("Slide", "NODES")
+    mod.node_group = group
+    bpy.context.evaluated_depsgraph_get()
+    if hasattr(mod, "bake_target"):
+        mod.bake_target = "DISK"
+    mod.bake_directory = "//bakes/slide"
+    bake = mod.bakes[0]
+    bpy.ops.wm.save_mainfile()
+    with bpy.context.temp_override(scene=bpy.context.scene, active_object=ob, object=ob, selected_objects=[ob]):
+        bpy.ops.object.geometry_node_bake_single(session_uid=ob.session_uid, modifier_name=mod.name,
+                                                 bake_id=bake.bake_id)
+    folder = f"{d}/bakes/slide/{bake.bake_id}"
+    files = sorted(os.path.join(r, n) for r, _, names in os.walk(folder) for n in names)
+    assert any(f.endswith(".json") for f in files), files
+    return files
+
+
+def add_movie(d, at):
+    """A movie texture: three frames of a changing colour, encoded by Blender's FFmpeg."""
+    path = bpy.data.filepath
+    bpy.ops.wm.save_mainfile()
+    scene = new_scene()
+    scene.render.resolution_x = scene.render.resolution_y = 16
+    scene.frame_end = 3
+    settings = scene.render.image_settings
+    try:
+        if hasattr(settings, "media_type"):
+            settings.media_type = "VIDEO"
+        settings.file_format = "FFMPEG"
+        scene.render.ffmpeg.format = "MPEG4"
+        scene.render.ffmpeg.codec = "H264"
+    except (TypeError, AttributeError):
+        bpy.ops.wm.open_mainfile(filepath=path)
+        return None  # no FFmpeg in this build
+    mat, _ = emission_material("Flash")
+    emit = next(n for n in mat.node_tree.nodes if n.type == "EMISSION")
+    for frame, color in ((1, (1, 0, 0, 1)), (2, (0, 1, 0, 1)), (3, (0, 0, 1, 1))):
+        emit.inputs["Color"].default_value = color
+        emit.inputs["Color"].keyframe_insert("default_value", frame=frame)
+    quad("Screen", mat, (0, 0, 0), size=10)
+    scene.cycles.samples = 1
+    os.makedirs(f"{d}/movie", exist_ok=True)
+    scene.render.filepath = f"{d}/movie/clip_"
+    bpy.ops.render.render(animation=True)
+    bpy.ops.wm.open_mainfile(filepath=path)
+    movie = next(f for f in os.listdir(f"{d}/movie") if f.startswith("clip_"))
+    image = bpy.data.images.load(f"{d}/movie/{movie}")
+    image.filepath = f"//movie/{movie}"
+    mat, tex = emission_material("MovieTex", image)
+    tex.image_user.frame_duration = 3
+    tex.image_user.frame_start = 1
+    quad("Movie", mat, at)
+    return [f"{d}/movie/{movie}"]
+
+
 BUILDERS = {"image": add_image, "udim": add_udim, "sequence": add_sequence, "library": add_library,
             "font": add_font, "sound": add_sound, "alembic": add_alembic, "point_cache": add_point_cache,
-            "ies": add_ies, "script": add_script, "import_node": add_import_node, "packed": add_packed}
+            "ies": add_ies, "script": add_script, "import_node": add_import_node, "packed": add_packed,
+            "bake": add_bake, "movie": add_movie}
 
 
 def build_project(root: str, name: str, kinds: list[str], compress: bool = False) -> None:
