@@ -161,7 +161,7 @@ def add_library(d, at, shared):
     scene_path = bpy.data.filepath
     write_png(f"{shared}/brick.png", (0.7, 0.1, 0.1))
     # The deepest library: a material whose texture is outside the project.
-    stash = _stash_scene()
+    bpy.ops.wm.save_mainfile()  # read_factory_settings below wipes the scene being built; reopened after
     bpy.ops.wm.read_factory_settings(use_empty=True)
     image = bpy.data.images.load(f"{shared}/brick.png")
     image.filepath = f"{shared}/brick.png"
@@ -174,7 +174,7 @@ def add_library(d, at, shared):
         dst.materials = ["Brick"]
     quad("Wall", dst.materials[0], (0, 0, 0))
     save(f"{d}/libs/wall.blend")
-    _unstash_scene(stash, scene_path)
+    bpy.ops.wm.open_mainfile(filepath=scene_path)
     with bpy.data.libraries.load(f"{d}/libs/wall.blend", link=True, relative=True) as (_src, dst):
         dst.objects = ["Wall"]
     wall = dst.objects[0]
@@ -187,17 +187,6 @@ def add_library(d, at, shared):
     empty.instance_collection = coll
     empty.location = at
     return [f"{d}/libs/wall.blend", f"{d}/libs/deep/mat.blend", f"{shared}/brick.png"]
-
-
-def _stash_scene():
-    """Save the scene being built so a library can be made in between (read_factory_settings wipes it)."""
-    path = bpy.data.filepath
-    bpy.ops.wm.save_mainfile()
-    return path
-
-
-def _unstash_scene(path, _scene_path):
-    bpy.ops.wm.open_mainfile(filepath=path)
 
 
 def add_font(d, at):

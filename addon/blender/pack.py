@@ -32,6 +32,7 @@ from ..farm.package import (
     is_relative,
     package_path,
     reference_root,
+    relative_reference,
     resolve,
 )
 from ..farm.package_writer import PackageWriter, PlannedFile, Progress
@@ -99,12 +100,12 @@ def plan(*, project_root: str | None = None, frames: tuple[int, int] | None = No
         covered.add(ref.path)
         _add_reference(result, ref, planned, covered)
     for id_block, raw in trace.blender_paths():  # Blender's own list: anything of a kind not traced above
-        if not raw or not trace._used(id_block):
+        if not raw or not trace.used(id_block):
             continue
-        path = resolve(raw, trace._base_dir(id_block))
+        path = resolve(raw, trace.base_dir(id_block))
         if path in covered or not os.path.isfile(path):
             continue
-        ref = Reference(kind=_KIND_BY_ID.get(type(id_block).__name__, "other"), owner=trace._describe(id_block),
+        ref = Reference(kind=_KIND_BY_ID.get(type(id_block).__name__, "other"), owner=trace.describe(id_block),
                         raw=raw, path=path, linked=getattr(id_block, "library", None) is not None)
         result.references.append(ref)
         covered.add(path)
@@ -247,10 +248,8 @@ def rewrite(spec: dict) -> None:
         foreach = getattr(bpy.data, "file_path_foreach", None)
         if foreach is not None:
             def visit(id_block, raw, _meta, job=job):
-                path = resolve(raw, trace._base_dir(id_block)) if raw else ""
+                path = resolve(raw, trace.base_dir(id_block)) if raw else ""
                 if path in roots and getattr(id_block, "library", None) is None:
-                    from ..farm.package import relative_reference
-
                     return relative_reference(roots[path], job["path"])
                 return None
 

@@ -14,7 +14,7 @@ import bpy
 
 from ..farm.package import resolve
 from ..farm.problems import ERROR, WARNING, Problem
-from .trace import _bake_slots, _describe, _point_caches, _used, node_trees
+from .trace import bake_slots, describe, node_trees, point_caches, used
 
 BUILTIN_ENGINES = {"CYCLES", "BLENDER_EEVEE", "BLENDER_EEVEE_NEXT", "BLENDER_WORKBENCH"}
 OLDEST_BLENDER = (4, 2)
@@ -91,10 +91,10 @@ def _output_problems(scene) -> list[Problem]:
         for node in tree.nodes:
             if node.bl_idname == "CompositorNodeOutputFile" and not node.mute:
                 target = getattr(node, "directory", None) or getattr(node, "base_path", "")
-                problems.append(Problem("file_output", WARNING, target or None, f"{_describe(owner)} > File Output "
+                problems.append(Problem("file_output", WARNING, target or None, f"{describe(owner)} > File Output "
                                         f"node '{node.name}' writes extra files that the farm does not send back: "
                                         "mute the node, or render those passes as the main output.",
-                                        datablock=_describe(owner)))
+                                        datablock=describe(owner)))
     return problems
 
 
@@ -109,10 +109,10 @@ def _needs_cache(ob, label: str, cache) -> bool:
 def _cache_problems(frames: range) -> list[Problem]:
     problems = []
     for ob in bpy.data.objects:
-        if not _used(ob) or ob.library is not None:
+        if not used(ob) or ob.library is not None:
             continue
-        for label, cache in _point_caches(ob):
-            where = _describe(ob, label)
+        for label, cache in point_caches(ob):
+            where = describe(ob, label)
             if not _needs_cache(ob, label, cache):
                 continue
             if not cache.is_baked:
@@ -124,7 +124,7 @@ def _cache_problems(frames: range) -> list[Problem]:
                                         "the .blend, which makes every upload bigger; bake it to disk instead "
                                         "(Physics > Cache > Disk Cache).", datablock=where))
         for mod in ob.modifiers:
-            where = _describe(ob, f"modifier '{mod.name}'")
+            where = describe(ob, f"modifier '{mod.name}'")
             if mod.type == "FLUID" and mod.fluid_type == "DOMAIN":
                 settings = mod.domain_settings
                 if not settings.has_cache_baked_any or settings.cache_type == "REPLAY":
@@ -132,7 +132,7 @@ def _cache_problems(frames: range) -> list[Problem]:
                         bpy.data.filepath)), f"{where}: the fluid simulation is not baked: set the cache type to "
                         "Modular or All and bake it.", datablock=where))
             elif mod.type == "NODES" and mod.node_group is not None and _has_simulation(mod.node_group):
-                baked = {slot.ref.owner for slot in _bake_slots(ob, mod)}
+                baked = {slot.ref.owner for slot in bake_slots(ob, mod)}
                 for bake in mod.bakes:
                     node = getattr(bake, "node", None)
                     on_disk = any(o.endswith(f"bake {bake.bake_id}") for o in baked)
