@@ -169,11 +169,7 @@ def add_library(d, at, shared):
     mat.use_fake_user = True
     save(f"{d}/libs/deep/mat.blend")
     # The middle library: an object using that material, linked.
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    with bpy.data.libraries.load(f"{d}/libs/deep/mat.blend", link=True, relative=True) as (_src, dst):
-        dst.materials = ["Brick"]
-    quad("Wall", dst.materials[0], (0, 0, 0))
-    save(f"{d}/libs/wall.blend")
+    quad_file_with_linked_material(f"{d}/libs/wall.blend", "Wall", f"{d}/libs/deep/mat.blend", "Brick")
     bpy.ops.wm.open_mainfile(filepath=scene_path)
     with bpy.data.libraries.load(f"{d}/libs/wall.blend", link=True, relative=True) as (_src, dst):
         dst.objects = ["Wall"]
@@ -187,6 +183,15 @@ def add_library(d, at, shared):
     empty.instance_collection = coll
     empty.location = at
     return [f"{d}/libs/wall.blend", f"{d}/libs/deep/mat.blend", f"{shared}/brick.png"]
+
+
+def quad_file_with_linked_material(path: str, name: str, library: str, material: str) -> None:
+    """A new .blend at `path` holding a quad `name` whose material is linked from `library`."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    with bpy.data.libraries.load(library, link=True, relative=True) as (_src, dst):
+        dst.materials = [material]
+    quad(name, dst.materials[0], (0, 0, 0))
+    save(path)
 
 
 def add_font(d, at):
@@ -356,26 +361,35 @@ def add_packed(d, at):
     return []  # inside the .blend: nothing to ship
 
 
-def add_bake(d, at):
-    """A simulation zone that moves a quad 0.5 to the right per frame, baked to disk: without the bake, frame 3
-    rendered on its own would show the quad where it starts."""
-    mat, _ = emission_material("SimPaint", color=(1, 0.6, 0.1, 1))
-    ob = quad("Sim", mat, at, size=0.8)
-    group = bpy.data.node_groups.new("Slide", "GeometryNodeTree")
+def simulation_modifier(ob, name: str, step=None):
+    """A geometry-nodes modifier whose simulation zone moves the geometry by `step` per frame (or passes it on)."""
+    group = bpy.data.node_groups.new(name, "GeometryNodeTree")
     group.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
     group.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
     gin, gout = group.nodes.new("NodeGroupInput"), group.nodes.new("NodeGroupOutput")
     sim_in, sim_out = group.nodes.new("GeometryNodeSimulationInput"), group.nodes.new("GeometryNodeSimulationOutput")
     sim_in.pair_with_output(sim_out)
-    move = group.nodes.new("GeometryNodeSetPosition")
-    move.inputs["Offset"].default_value = (0.5, 0, 0)
     group.links.new(gin.outputs[0], sim_in.inputs[0])
-    group.links.new(sim_in.outputs[1], move.inputs["Geometry"])
-    group.links.new(move.outputs[0], sim_out.inputs[1])
+    if step is None:
+        group.links.new(sim_in.outputs[1], sim_out.inputs[1])
+    else:
+        move = group.nodes.new("GeometryNodeSetPosition")
+        move.inputs["Offset"].default_value = step
+        group.links.new(sim_in.outputs[1], move.inputs["Geometry"])
+        group.links.new(move.outputs[0], sim_out.inputs[1])
     group.links.new(sim_out.outputs[0], gout.inputs[0])
-    mod = ob.modifiers.new("Slide", "NODES")
+    mod = ob.modifiers.new(name, "NODES")
     mod.node_group = group
-    bpy.context.evaluated_depsgraph_get()
+    bpy.context.evaluated_depsgraph_get()  # creates the modifier's bake entries
+    return mod
+
+
+def add_bake(d, at):
+    """A simulation zone that moves a quad 0.5 to the right per frame, baked to disk: without the bake, frame 3
+    rendered on its own would show the quad where it starts."""
+    mat, _ = emission_material("SimPaint", color=(1, 0.6, 0.1, 1))
+    ob = quad("Sim", mat, at, size=0.8)
+    mod = simulation_modifier(ob, "Slide", step=(0.5, 0, 0))
     if hasattr(mod, "bake_target"):
         mod.bake_target = "DISK"
     mod.bake_directory = "//bakes/slide"
@@ -478,11 +492,7 @@ def build_cycle(d: str) -> None:
     mat, _ = emission_material("Loop", color=(0.2, 0.6, 1, 1))
     mat.use_fake_user = True
     save(f"{d}/a.blend")
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    with bpy.data.libraries.load(f"{d}/a.blend", link=True, relative=True) as (_src, dst):
-        dst.materials = ["Loop"]
-    quad("Looped", dst.materials[0], (0, 0, 0))
-    save(f"{d}/b.blend")
+    quad_file_with_linked_material(f"{d}/b.blend", "Looped", f"{d}/a.blend", "Loop")
     bpy.ops.wm.open_mainfile(filepath=f"{d}/a.blend")
     with bpy.data.libraries.load(f"{d}/b.blend", link=True, relative=True) as (_src, dst):
         dst.objects = ["Looped"]

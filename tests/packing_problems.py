@@ -14,7 +14,7 @@ import bpy
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from packing_corpus import emission_material, new_scene, quad, save, write_png  # noqa: E402
+from packing_corpus import emission_material, new_scene, quad, save, simulation_modifier, write_png  # noqa: E402
 
 from addon.blender.pack import plan  # noqa: E402
 
@@ -73,18 +73,7 @@ def case_cache_memory(d):
 def case_simulation_unbaked(d):
     if not hasattr(bpy.types, "GeometryNodeSimulationOutput"):
         return "skip"
-    ob = quad("Sim", None, (0, 0, 0))
-    group = bpy.data.node_groups.new("Sim", "GeometryNodeTree")
-    group.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
-    group.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
-    gin, gout = group.nodes.new("NodeGroupInput"), group.nodes.new("NodeGroupOutput")
-    sim_in, sim_out = group.nodes.new("GeometryNodeSimulationInput"), group.nodes.new("GeometryNodeSimulationOutput")
-    sim_in.pair_with_output(sim_out)
-    group.links.new(gin.outputs[0], sim_in.inputs[0])
-    group.links.new(sim_in.outputs[1], sim_out.inputs[1])
-    group.links.new(sim_out.outputs[0], gout.inputs[0])
-    ob.modifiers.new("Sim", "NODES").node_group = group
-    bpy.context.evaluated_depsgraph_get()
+    simulation_modifier(quad("Sim", None, (0, 0, 0)), "Sim")
 
 
 def case_fluid_unbaked(d):
