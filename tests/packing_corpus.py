@@ -442,6 +442,19 @@ def add_movie(d, at):
     return [f"{d}/movie/{movie}"]
 
 
+def add_strip(d, at):
+    """A sequencer image strip of 10 frames (the render shows the sequencer, so not part of "all")."""
+    for frame in range(1, 11):
+        write_png(f"{d}/plates/p_{frame:04d}.png", (frame / 10, 0.3, 1 - frame / 10), gradient=False)
+    editor = bpy.context.scene.sequence_editor_create()
+    strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+    strip = strips.new_image("Plates", f"{d}/plates/p_0001.png", 1, 1)
+    for frame in range(2, 11):
+        strip.elements.append(f"p_{frame:04d}.png")
+    strip.directory = "//plates/"
+    return [f"{d}/plates/p_0003.png", f"{d}/plates/p_0004.png"]  # frames 3-4 show elements 3 and 4
+
+
 BUILDERS = {"image": add_image, "udim": add_udim, "sequence": add_sequence, "library": add_library,
             "font": add_font, "sound": add_sound, "alembic": add_alembic, "point_cache": add_point_cache,
             "ies": add_ies, "script": add_script, "import_node": add_import_node, "packed": add_packed,
@@ -459,7 +472,7 @@ def build_project(root: str, name: str, kinds: list[str], compress: bool = False
     for i, kind in enumerate(kinds):
         at = ((i % 4) * 2 - 3, (i // 4) * 2 - 2, 0) if len(kinds) > 1 else (0, 0, 0)
         args = (d, at, shared) if kind == "library" else (d, at)
-        sources = BUILDERS[kind](*args)
+        sources = {**BUILDERS, **SEPARATE}[kind](*args)
         if sources is None:
             continue
         expected += sources
@@ -472,8 +485,11 @@ def build_project(root: str, name: str, kinds: list[str], compress: bool = False
                    "render_frame": RENDER_FRAME, "compressed": compress}, f, indent=1)
 
 
+SEPARATE = {"strip": add_strip}  # projects not folded into "all"
+
+
 def build(root: str, only: list[str] | None = None) -> None:
-    for kind in only or BUILDERS:
+    for kind in only or [*BUILDERS, *SEPARATE]:
         build_project(root, kind, [kind])
     if not only:
         build_project(root, "all", list(BUILDERS), compress=True)

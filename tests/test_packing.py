@@ -20,7 +20,8 @@ from addon.farm.package import MANIFEST_NAME, Package, package_path
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = [sys.executable, str(ROOT / "tests" / "packing_corpus.py")]
 THRESHOLD = 2 / 255
-CONTROLS = {"image": "tex/wood.png", "bake": "bakes"}  # project -> a dependency whose absence must show
+# project -> a dependency whose absence must show in the render
+CONTROLS = {"image": "tex/wood.png", "bake": "bakes", "strip": "plates/p_0003.png"}
 
 
 def run(args, **kw):
@@ -80,7 +81,7 @@ def corpus(tmp_path_factory):
 
 
 PROJECTS = ["image", "udim", "sequence", "library", "font", "sound", "alembic", "point_cache", "ies", "script",
-            "import_node", "packed", "bake", "movie", "all"]
+            "import_node", "packed", "bake", "movie", "strip", "all"]
 
 
 def _project(corpus, name):

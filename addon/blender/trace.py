@@ -273,19 +273,25 @@ def _sequencer_slots(frames: range) -> Iterator[Slot]:
             if strip.type == "MOVIE":
                 yield _slot("image", scene, strip.filepath, owner=owner, setter=_plain_setter(strip, "filepath"))
             elif strip.type == "IMAGE" and len(strip.elements):
-                start = strip.frame_start
-                wanted = [e.filename for i, e in enumerate(strip.elements)
-                          if frames.start - 1 <= start + i <= frames.stop]
-                for name in wanted or [strip.elements[0].filename]:
+                # One element per frame from frame_start; only the frames shown inside the trimmed strip.
+                shown = [f for f in frames if strip.frame_final_start <= f < strip.frame_final_end]
+                indices = sorted({min(max(f - int(strip.frame_start), 0), len(strip.elements) - 1) for f in shown})
+                for name in [strip.elements[i].filename for i in indices]:
                     raw = strip.directory.rstrip("/\\") + "/" + name
                     yield _slot("image", scene, raw, owner=owner, setter=_parent_setter(strip, "directory", "/"))
 
 
+# Data-block types whose every path iter_slots already reads, frame by frame where frames matter; Blender's own
+# list would add what those frames do not read (every element of an image strip), so it is not asked about them.
+TRACED_ID_TYPES = {"Library", "Image", "VectorFont", "Sound", "Volume", "CacheFile", "MovieClip", "Scene"}
+
+
 def blender_paths() -> list[tuple[object, str]]:
-    """Blender's own list of (ID, path) where it exists (5.0+: file_path_foreach), else []."""
+    """Blender's own list of (ID, path) for the other data-block types (5.0+: file_path_foreach), else []."""
     foreach = getattr(bpy.data, "file_path_foreach", None)
     if foreach is None:
         return []
     found: list[tuple[object, str]] = []
-    foreach(lambda id_block, path, _meta: found.append((id_block, path)) and None)
+    foreach(lambda id_block, path, _meta: None if type(id_block).__name__ in TRACED_ID_TYPES
+            else found.append((id_block, path)))
     return found
