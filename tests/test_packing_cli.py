@@ -164,3 +164,29 @@ def test_packing_the_open_session_leaves_it_untouched(projects, tmp_path):
     _, headless, _ = pack(blend, tmp_path / "pkg2", "--frames", "3-4")
     assert sorted((f["packed"], f["kind"]) for f in report["json"]["files"]) == sorted(
         (f["packed"], f["kind"]) for f in headless["files"])
+
+
+REPACK_IN_SESSION = r"""
+import json, os, sys, bpy
+sys.path.insert(0, sys.argv[1])
+from addon.blender import pack as packing
+from addon.farm.hash_cache import HashCache
+bpy.ops.wm.open_mainfile(filepath=sys.argv[2], load_ui=False, use_scripts=False)
+cache = HashCache(sys.argv[4])
+children = []
+real_child = packing._rewrite_in_child
+packing._rewrite_in_child = lambda spec: children.append(len(spec["jobs"])) or real_child(spec)
+first = packing.pack_loaded(sys.argv[3], frames=(3, 4), in_session=True, cache=cache)
+second = packing.pack_loaded(sys.argv[3], frames=(3, 4), in_session=True, cache=cache)
+print("RESULT " + json.dumps({"children": children, "same": first.to_json() == second.to_json()}))
+"""
+
+
+def test_repack_from_the_session_reuses_the_blend_copies(projects, tmp_path):
+    blend = projects / "corpus" / "library" / "scene.blend"
+    result = subprocess.run([sys.executable, "-c", REPACK_IN_SESSION, str(ROOT), str(blend), str(tmp_path / "pkg"),
+                             str(tmp_path / "hashes.sqlite3")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(next(x for x in result.stdout.splitlines() if x.startswith("RESULT "))[7:])
+    # The first pack writes the main copy and two library copies in a child Blender; the re-pack needs none.
+    assert report == {"children": [3], "same": True}

@@ -10,11 +10,13 @@ and saving it elsewhere with `copy=True`, so no original is ever written. In the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -60,6 +62,7 @@ class Plan:
 class PackResult:
     plan: Plan
     package: Package | None  # None when an error blocked packing (nothing was written)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (the benchmark prints them)
 
     @property
     def problems(self) -> list[Problem]:
@@ -176,23 +179,44 @@ def pack_loaded(out_dir: str, *, project_root: str | None = None, frames: tuple[
                 cache: HashCache | None = None, progress: Progress | None = None,
                 in_session: bool = True) -> PackResult:
     """Pack the loaded scene. `in_session`: the artist's open scene (copies are written by a child Blender)."""
+    clock = [time.perf_counter()]
+    timings: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        clock.append(time.perf_counter())
+        timings[name] = clock[-1] - clock[-2]
+
     the_plan = plan(project_root=project_root, frames=frames, in_session=in_session)
+    lap("trace")
     if has_errors(the_plan.problems):
-        return PackResult(the_plan, None)
+        return PackResult(the_plan, None, timings)
     with PackageWriter(out_dir, cache) as writer:
         files = writer.copy(the_plan.files, progress)
-        jobs = [{"source": the_plan.blend, "target": writer.staged(the_plan.main_path), "path": the_plan.main_path}]
-        jobs += [{"source": lib.source, "target": writer.staged(lib.path), "path": lib.path}
-                 for lib in the_plan.libraries]
-        spec = {"jobs": jobs, "roots": the_plan.roots, "frames": [the_plan.frames.start, the_plan.frames.stop - 1]}
-        if in_session:
+        lap("copy_and_hash")
+        frames_read = [the_plan.frames.start, the_plan.frames.stop - 1]
+        keys, jobs = {}, []
+        for source, path in [(the_plan.blend, the_plan.main_path), *((b.source, b.path) for b in the_plan.libraries)]:
+            keys[path] = _rewrite_key(writer, source, path, the_plan.roots, frames_read)
+            if not writer.link_previous(path, keys[path]):
+                jobs.append({"source": source, "target": writer.staged(path), "path": path})
+        spec = {"jobs": jobs, "roots": the_plan.roots, "frames": frames_read}
+        if jobs and in_session:
             _rewrite_in_child(spec)
-        else:
+        elif jobs:
             rewrite(spec)
         blends = [writer.add_written(the_plan.main_path, "blend", the_plan.blend)]
         blends += [writer.add_written(lib.path, "library", lib.source) for lib in the_plan.libraries]
-        package = writer.commit(the_plan.main_path, blends + files, blender_version=bpy.app.version_string)
-    return PackResult(the_plan, package)
+        lap("blend_copies")
+        package = writer.commit(the_plan.main_path, blends + files, blender_version=bpy.app.version_string,
+                                rewrite_keys=keys)
+        lap("commit")
+    return PackResult(the_plan, package, timings)
+
+
+def _rewrite_key(writer: PackageWriter, source: str, path: str, roots: dict[str, str], frames: list[int]) -> str:
+    """What a .blend copy depends on: the original's bytes, where every path goes, the frames, this Blender."""
+    parts = [writer.cache.plaintext_sha256(source).hex(), path, sorted(roots.items()), frames, bpy.app.version_string]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 def open_blend(path: str) -> None:

@@ -44,6 +44,7 @@ class PackageWriter:
         self.stage = tempfile.mkdtemp(prefix=f".{os.path.basename(self.out)}.partial-", dir=parent)
         self._hashed: list[tuple[str, bytes, os.stat_result]] = []  # (staged path, digest, stat) for the cache
         self._sources: list[tuple[str, bytes, os.stat_result]] = []  # sources hashed through their copies
+        self._linked: dict[str, str] = {}  # package path -> sha256 hex of .blend copies linked by link_previous
         self.reused = 0  # files taken over from the previous package
 
     def _previous_package(self) -> Package | None:
@@ -129,16 +130,38 @@ class PackageWriter:
             return None
         return old_path
 
+    def link_previous(self, path: str, rewrite_key: str) -> bool:
+        """Take the previous package's .blend copy at `path` if it was rewritten from the same inputs."""
+        if self.previous is None or self.previous.rewrite_keys.get(path) != rewrite_key:
+            return False
+        old = next((f for f in self.previous.files if f.path == path), None)
+        if old is None:
+            return False
+        old_path = self.previous.absolute(old)
+        try:
+            if self.cache.plaintext_sha256(old_path).hex() != old.sha256:
+                return False
+            os.link(old_path, self.staged(path))
+        except OSError:
+            return False
+        self._linked[path] = old.sha256
+        self.reused += 1
+        return True
+
     def add_written(self, path: str, kind: str, source: str) -> PackageFile:
         """A file written into the staging directory by someone else (a .blend copy saved by Blender)."""
         target = os.path.join(self.stage, *path.split("/"))
         written = os.stat(target)
+        if path in self._linked:  # taken over from the previous package: its hash is known
+            return PackageFile(path, self._linked[path], written.st_size, kind, source)
         digest = sha256_file(target)
         self._hashed.append((target, digest, written))
         return PackageFile(path, digest.hex(), written.st_size, kind, source)
 
-    def commit(self, blend: str, files: list[PackageFile], blender_version: str = "") -> Package:
-        package = Package(root=self.stage, blend=blend, files=files, blender_version=blender_version)
+    def commit(self, blend: str, files: list[PackageFile], blender_version: str = "",
+               rewrite_keys: dict[str, str] | None = None) -> Package:
+        package = Package(root=self.stage, blend=blend, files=files, blender_version=blender_version,
+                          rewrite_keys=rewrite_keys or {})
         package.save_manifest()
         old = None
         if os.path.lexists(self.out):
