@@ -1,7 +1,9 @@
 """The packing test corpus, built by code with the bpy wheel: one tiny project per dependency kind.
 
 Run by the tests as a separate process (bpy owns global state):
-  python tests/packing_corpus.py build DIR        projects in DIR/<name>/ (+ DIR/<name>/expected.json)
+  python tests/packing_corpus.py build DIR [NAME…] projects in DIR/<name>/ (+ DIR/<name>/expected.json)
+  python tests/packing_corpus.py cycle DIR        two .blend files linking each other (a library cycle)
+  python tests/packing_corpus.py odd DIR          a project whose paths hold odd characters
   python tests/packing_corpus.py pack DIR OUT     pack every project into OUT/<name>/ (result.json there)
   python tests/packing_corpus.py render SPEC.json render [blend, frame, png] triples at 32x32 px
 
@@ -101,7 +103,7 @@ def quad(name: str, mat, location, size: float = 1.8, uv_shift: float = 0.0):
 
 def save(path: str, compress: bool = False) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    bpy.ops.wm.save_as_mainfile(filepath=path, compress=compress, relative_remap=True)
+    bpy.ops.wm.save_as_mainfile(filepath=path, compress=compress, relative_remap=False)  # keep absolute paths absolute
 
 
 # --------------------------------------------------------------------------- one builder per kind
@@ -159,7 +161,7 @@ def add_library(d, at, shared):
     scene_path = bpy.data.filepath
     write_png(f"{shared}/brick.png", (0.7, 0.1, 0.1))
     # The deepest library: a material whose texture is outside the project.
-    stash = _stash_scene()
+    bpy.ops.wm.save_mainfile()  # read_factory_settings below wipes the scene being built; reopened after
     bpy.ops.wm.read_factory_settings(use_empty=True)
     image = bpy.data.images.load(f"{shared}/brick.png")
     image.filepath = f"{shared}/brick.png"
@@ -167,12 +169,8 @@ def add_library(d, at, shared):
     mat.use_fake_user = True
     save(f"{d}/libs/deep/mat.blend")
     # The middle library: an object using that material, linked.
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    with bpy.data.libraries.load(f"{d}/libs/deep/mat.blend", link=True, relative=True) as (_src, dst):
-        dst.materials = ["Brick"]
-    quad("Wall", dst.materials[0], (0, 0, 0))
-    save(f"{d}/libs/wall.blend")
-    _unstash_scene(stash, scene_path)
+    quad_file_with_linked_material(f"{d}/libs/wall.blend", "Wall", f"{d}/libs/deep/mat.blend", "Brick")
+    bpy.ops.wm.open_mainfile(filepath=scene_path)
     with bpy.data.libraries.load(f"{d}/libs/wall.blend", link=True, relative=True) as (_src, dst):
         dst.objects = ["Wall"]
     wall = dst.objects[0]
@@ -187,15 +185,13 @@ def add_library(d, at, shared):
     return [f"{d}/libs/wall.blend", f"{d}/libs/deep/mat.blend", f"{shared}/brick.png"]
 
 
-def _stash_scene():
-    """Save the scene being built so a library can be made in between (read_factory_settings wipes it)."""
-    path = bpy.data.filepath
-    bpy.ops.wm.save_mainfile()
-    return path
-
-
-def _unstash_scene(path, _scene_path):
-    bpy.ops.wm.open_mainfile(filepath=path)
+def quad_file_with_linked_material(path: str, name: str, library: str, material: str) -> None:
+    """A new .blend at `path` holding a quad `name` whose material is linked from `library`."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    with bpy.data.libraries.load(library, link=True, relative=True) as (_src, dst):
+        dst.materials = [material]
+    quad(name, dst.materials[0], (0, 0, 0))
+    save(path)
 
 
 def add_font(d, at):
@@ -238,7 +234,10 @@ def add_sound(d, at):
     scene = bpy.context.scene
     editor = scene.sequence_editor_create()
     strips = editor.strips if hasattr(editor, "strips") else editor.sequences
-    strip = strips.new_sound("Strip", f"{d}/sounds/strip.wav", 1, 1)
+    try:
+        strip = strips.new_sound("Strip", f"{d}/sounds/strip.wav", 1, 1)
+    except RuntimeError:  # the bpy 4.2 wheel is built without Audaspace: no sound strips
+        return [f"{d}/sounds/beep.wav"]
     strip.sound.filepath = "//sounds/strip.wav"
     return [f"{d}/sounds/beep.wav", f"{d}/sounds/strip.wav"]
 
@@ -362,9 +361,104 @@ def add_packed(d, at):
     return []  # inside the .blend: nothing to ship
 
 
+def simulation_modifier(ob, name: str, step=None):
+    """A geometry-nodes modifier whose simulation zone moves the geometry by `step` per frame (or passes it on)."""
+    group = bpy.data.node_groups.new(name, "GeometryNodeTree")
+    group.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
+    group.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    gin, gout = group.nodes.new("NodeGroupInput"), group.nodes.new("NodeGroupOutput")
+    sim_in, sim_out = group.nodes.new("GeometryNodeSimulationInput"), group.nodes.new("GeometryNodeSimulationOutput")
+    sim_in.pair_with_output(sim_out)
+    group.links.new(gin.outputs[0], sim_in.inputs[0])
+    if step is None:
+        group.links.new(sim_in.outputs[1], sim_out.inputs[1])
+    else:
+        move = group.nodes.new("GeometryNodeSetPosition")
+        move.inputs["Offset"].default_value = step
+        group.links.new(sim_in.outputs[1], move.inputs["Geometry"])
+        group.links.new(move.outputs[0], sim_out.inputs[1])
+    group.links.new(sim_out.outputs[0], gout.inputs[0])
+    mod = ob.modifiers.new(name, "NODES")
+    mod.node_group = group
+    bpy.context.evaluated_depsgraph_get()  # creates the modifier's bake entries
+    return mod
+
+
+def add_bake(d, at):
+    """A simulation zone that moves a quad 0.5 to the right per frame, baked to disk: without the bake, frame 3
+    rendered on its own would show the quad where it starts."""
+    mat, _ = emission_material("SimPaint", color=(1, 0.6, 0.1, 1))
+    ob = quad("Sim", mat, at, size=0.8)
+    mod = simulation_modifier(ob, "Slide", step=(0.5, 0, 0))
+    if hasattr(mod, "bake_target"):
+        mod.bake_target = "DISK"
+    mod.bake_directory = "//bakes/slide"
+    bake = mod.bakes[0]
+    bpy.ops.wm.save_mainfile()
+    with bpy.context.temp_override(scene=bpy.context.scene, active_object=ob, object=ob, selected_objects=[ob]):
+        bpy.ops.object.geometry_node_bake_single(session_uid=ob.session_uid, modifier_name=mod.name,
+                                                 bake_id=bake.bake_id)
+    folder = f"{d}/bakes/slide/{bake.bake_id}"
+    files = sorted(os.path.join(r, n) for r, _, names in os.walk(folder) for n in names)
+    assert any(f.endswith(".json") for f in files), files
+    return files
+
+
+def add_movie(d, at):
+    """A movie texture: three frames of a changing colour, encoded by Blender's FFmpeg."""
+    path = bpy.data.filepath
+    bpy.ops.wm.save_mainfile()
+    scene = new_scene()
+    scene.render.resolution_x = scene.render.resolution_y = 16
+    scene.frame_end = 3
+    settings = scene.render.image_settings
+    try:
+        if hasattr(settings, "media_type"):
+            settings.media_type = "VIDEO"
+        settings.file_format = "FFMPEG"
+        scene.render.ffmpeg.format = "MPEG4"
+        scene.render.ffmpeg.codec = "H264"
+    except (TypeError, AttributeError):
+        bpy.ops.wm.open_mainfile(filepath=path)
+        return None  # no FFmpeg in this build
+    mat, _ = emission_material("Flash")
+    emit = next(n for n in mat.node_tree.nodes if n.type == "EMISSION")
+    for frame, color in ((1, (1, 0, 0, 1)), (2, (0, 1, 0, 1)), (3, (0, 0, 1, 1))):
+        emit.inputs["Color"].default_value = color
+        emit.inputs["Color"].keyframe_insert("default_value", frame=frame)
+    quad("Screen", mat, (0, 0, 0), size=10)
+    scene.cycles.samples = 1
+    os.makedirs(f"{d}/movie", exist_ok=True)
+    scene.render.filepath = f"{d}/movie/clip_"
+    bpy.ops.render.render(animation=True)
+    bpy.ops.wm.open_mainfile(filepath=path)
+    movie = next(f for f in os.listdir(f"{d}/movie") if f.startswith("clip_"))
+    image = bpy.data.images.load(f"{d}/movie/{movie}")
+    image.filepath = f"//movie/{movie}"
+    mat, tex = emission_material("MovieTex", image)
+    tex.image_user.frame_duration = 3
+    tex.image_user.frame_start = 1
+    quad("Movie", mat, at)
+    return [f"{d}/movie/{movie}"]
+
+
+def add_strip(d, at):
+    """A sequencer image strip of 10 frames (the render shows the sequencer, so not part of "all")."""
+    for frame in range(1, 11):
+        write_png(f"{d}/plates/p_{frame:04d}.png", (frame / 10, 0.3, 1 - frame / 10), gradient=False)
+    editor = bpy.context.scene.sequence_editor_create()
+    strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+    strip = strips.new_image("Plates", f"{d}/plates/p_0001.png", 1, 1)
+    for frame in range(2, 11):
+        strip.elements.append(f"p_{frame:04d}.png")
+    strip.directory = "//plates/"
+    return [f"{d}/plates/p_0003.png", f"{d}/plates/p_0004.png"]  # frames 3-4 show elements 3 and 4
+
+
 BUILDERS = {"image": add_image, "udim": add_udim, "sequence": add_sequence, "library": add_library,
             "font": add_font, "sound": add_sound, "alembic": add_alembic, "point_cache": add_point_cache,
-            "ies": add_ies, "script": add_script, "import_node": add_import_node, "packed": add_packed}
+            "ies": add_ies, "script": add_script, "import_node": add_import_node, "packed": add_packed,
+            "bake": add_bake, "movie": add_movie}
 
 
 def build_project(root: str, name: str, kinds: list[str], compress: bool = False) -> None:
@@ -378,7 +472,7 @@ def build_project(root: str, name: str, kinds: list[str], compress: bool = False
     for i, kind in enumerate(kinds):
         at = ((i % 4) * 2 - 3, (i // 4) * 2 - 2, 0) if len(kinds) > 1 else (0, 0, 0)
         args = (d, at, shared) if kind == "library" else (d, at)
-        sources = BUILDERS[kind](*args)
+        sources = {**BUILDERS, **SEPARATE}[kind](*args)
         if sources is None:
             continue
         expected += sources
@@ -391,16 +485,48 @@ def build_project(root: str, name: str, kinds: list[str], compress: bool = False
                    "render_frame": RENDER_FRAME, "compressed": compress}, f, indent=1)
 
 
-def build(root: str) -> None:
-    for kind in BUILDERS:
+SEPARATE = {"strip": add_strip}  # projects not folded into "all"
+
+
+def build(root: str, only: list[str] | None = None) -> None:
+    for kind in only or [*BUILDERS, *SEPARATE]:
         build_project(root, kind, [kind])
-    build_project(root, "all", list(BUILDERS), compress=True)
+    if not only:
+        build_project(root, "all", list(BUILDERS), compress=True)
     for name in os.listdir(root):
         if not os.path.exists(os.path.join(root, name, "expected.json")) and name != "_shared_assets":
             shutil.rmtree(os.path.join(root, name))  # a kind this Blender has not got
 
 
 # ------------------------------------------------------------------------------------ pack, render
+
+
+def build_cycle(d: str) -> None:
+    """a.blend links an object from b.blend, whose material is linked from a.blend: a library cycle."""
+    os.makedirs(d, exist_ok=True)
+    new_scene()
+    mat, _ = emission_material("Loop", color=(0.2, 0.6, 1, 1))
+    mat.use_fake_user = True
+    save(f"{d}/a.blend")
+    quad_file_with_linked_material(f"{d}/b.blend", "Looped", f"{d}/a.blend", "Loop")
+    bpy.ops.wm.open_mainfile(filepath=f"{d}/a.blend")
+    with bpy.data.libraries.load(f"{d}/b.blend", link=True, relative=True) as (_src, dst):
+        dst.objects = ["Looped"]
+    bpy.context.scene.collection.objects.link(dst.objects[0])
+    save(f"{d}/a.blend")
+
+
+def build_odd(d: str) -> None:
+    """A project and a texture whose names hold spaces, quotes, '#', '%', non-ASCII and a newline-free emoji."""
+    os.makedirs(d, exist_ok=True)
+    new_scene()
+    name = "wood & grain 'ü' #2 %d 🌲.png"
+    write_png(f"{d}/tex ü #/{name}", (0.9, 0.5, 0.2))
+    image = bpy.data.images.load(f"{d}/tex ü #/{name}")
+    image.filepath = f"//tex ü #/{name}"
+    mat, _ = emission_material("Odd", image)
+    quad("Odd", mat, (0, 0, 0))
+    save(f"{d}/scène #1.blend")
 
 
 def pack_all(root: str, out: str) -> None:
@@ -451,7 +577,11 @@ def render(spec_path: str) -> None:
 if __name__ == "__main__":
     command = sys.argv[1]
     if command == "build":
-        build(os.path.abspath(sys.argv[2]))
+        build(os.path.abspath(sys.argv[2]), sys.argv[3:])
+    elif command == "cycle":
+        build_cycle(os.path.abspath(sys.argv[2]))
+    elif command == "odd":
+        build_odd(os.path.abspath(sys.argv[2]))
     elif command == "pack":
         pack_all(os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3]))
     elif command == "render":

@@ -20,6 +20,8 @@ from addon.farm.package import MANIFEST_NAME, Package, package_path
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = [sys.executable, str(ROOT / "tests" / "packing_corpus.py")]
 THRESHOLD = 2 / 255
+# project -> a dependency whose absence must show in the render
+CONTROLS = {"image": "tex/wood.png", "bake": "bakes", "strip": "plates/p_0003.png"}
 
 
 def run(args, **kw):
@@ -54,15 +56,19 @@ def corpus(tmp_path_factory):
     moved, away = base / "elsewhere", base / "corpus-moved-away"
     for n in names:
         shutil.copytree(packs / n, moved / n, symlinks=False)
-    # Control: the same package with one texture deleted must render differently.
-    shutil.copytree(packs / "image", moved / "image-broken")
-    (moved / "image-broken" / "tex" / "wood.png").unlink()
+    # Controls: the same package without its texture, or without its simulation bake, renders differently.
+    for name, dependency in CONTROLS.items():
+        if name in names:
+            shutil.copytree(packs / name, moved / f"{name}-broken")
+            gone = moved / f"{name}-broken" / dependency
+            shutil.rmtree(gone) if gone.is_dir() else gone.unlink()
+    controls = [n for n in CONTROLS if n in names]
     src.rename(away)
     try:
         spec = {"renders": [[str(moved / n / Package.load(str(moved / n)).blend), expected["image"]["render_frame"],
-                             str(renders / f"{n}.pack.png")] for n in [*names, "image-broken"]],
+                             str(renders / f"{n}.pack.png")] for n in [*names, *(f"{c}-broken" for c in controls)]],
                 "compare": [[str(renders / f"{n}.orig.png"), str(renders / f"{m}.pack.png")]
-                            for n, m in [*((n, n) for n in names), ("image", "image-broken")]],
+                            for n, m in [*((n, n) for n in names), *((c, f"{c}-broken") for c in controls)]],
                 "report": str(renders / "pack.json")}
         (renders / "pack_spec.json").write_text(json.dumps(spec))
         run([*CORPUS, "render", str(renders / "pack_spec.json")])
@@ -75,7 +81,7 @@ def corpus(tmp_path_factory):
 
 
 PROJECTS = ["image", "udim", "sequence", "library", "font", "sound", "alembic", "point_cache", "ies", "script",
-            "import_node", "packed", "all"]
+            "import_node", "packed", "bake", "movie", "strip", "all"]
 
 
 def _project(corpus, name):
@@ -119,7 +125,10 @@ def test_the_comparison_can_fail(corpus):
     renders = corpus["renders"]
     for name in ("image", "udim", "sequence", "library", "all"):
         assert corpus["pack"][f"{renders / f'{name}.orig.png'} vs {renders / f'{name}.pack.png'}"]["mean_value"] > 0.2
-    assert corpus["pack"][f"{renders / 'image.orig.png'} vs {renders / 'image-broken.pack.png'}"]["max"] > 0.2
+    for name in CONTROLS:
+        if name in corpus["names"]:
+            broken = corpus["pack"][f"{renders / f'{name}.orig.png'} vs {renders / f'{name}-broken.pack.png'}"]
+            assert broken["max"] > 0.2, name
 
 
 def test_sources_are_byte_identical(corpus):

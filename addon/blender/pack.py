@@ -10,11 +10,13 @@ and saving it elsewhere with `copy=True`, so no original is ever written. In the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -32,6 +34,7 @@ from ..farm.package import (
     is_relative,
     package_path,
     reference_root,
+    relative_reference,
     resolve,
 )
 from ..farm.package_writer import PackageWriter, PlannedFile, Progress
@@ -59,6 +62,7 @@ class Plan:
 class PackResult:
     plan: Plan
     package: Package | None  # None when an error blocked packing (nothing was written)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (the benchmark prints them)
 
     @property
     def problems(self) -> list[Problem]:
@@ -86,6 +90,7 @@ def plan(*, project_root: str | None = None, frames: tuple[int, int] | None = No
     chosen = scene_frames(scene, frames)
     result = Plan(blend=blend, project_root=root, frames=chosen, main_path=package_path(blend or "untitled.blend",
                                                                                            root))
+    result.roots[blend] = result.main_path  # a library that links back to the main file (a cycle) gets the copy
     result.problems += preflight.scene_problems(scene, chosen, in_session=in_session)
     computed: list[trace.Computed] = []
     covered: set[str] = set()
@@ -98,12 +103,12 @@ def plan(*, project_root: str | None = None, frames: tuple[int, int] | None = No
         covered.add(ref.path)
         _add_reference(result, ref, planned, covered)
     for id_block, raw in trace.blender_paths():  # Blender's own list: anything of a kind not traced above
-        if not raw or not trace._used(id_block):
+        if not raw or not trace.used(id_block):
             continue
-        path = resolve(raw, trace._base_dir(id_block))
+        path = resolve(raw, trace.base_dir(id_block))
         if path in covered or not os.path.isfile(path):
             continue
-        ref = Reference(kind=_KIND_BY_ID.get(type(id_block).__name__, "other"), owner=trace._describe(id_block),
+        ref = Reference(kind=_KIND_BY_ID.get(type(id_block).__name__, "other"), owner=trace.describe(id_block),
                         raw=raw, path=path, linked=getattr(id_block, "library", None) is not None)
         result.references.append(ref)
         covered.add(path)
@@ -174,31 +179,54 @@ def pack_loaded(out_dir: str, *, project_root: str | None = None, frames: tuple[
                 cache: HashCache | None = None, progress: Progress | None = None,
                 in_session: bool = True) -> PackResult:
     """Pack the loaded scene. `in_session`: the artist's open scene (copies are written by a child Blender)."""
+    started = time.perf_counter()
     the_plan = plan(project_root=project_root, frames=frames, in_session=in_session)
+    timings = {"trace": time.perf_counter() - started}
     if has_errors(the_plan.problems):
-        return PackResult(the_plan, None)
+        return PackResult(the_plan, None, timings)
     return write_planned(the_plan, out_dir, cache=cache, progress=progress, in_session=in_session,
-                         blender_version=bpy.app.version_string)
+                         blender_version=bpy.app.version_string, timings=timings)
 
 
 def write_planned(the_plan: Plan, out_dir: str, *, cache: HashCache | None = None, progress: Progress | None = None,
-                  in_session: bool = True, blender_version: str) -> PackResult:
+                  in_session: bool = True, blender_version: str, timings: dict[str, float] | None = None) -> PackResult:
     """Copy, rewrite and commit a planned package. With `in_session` it reads no bpy data (the copies of the
     .blend files are written by a child Blender), so the panel runs it on its worker thread."""
+    clock = [time.perf_counter()]
+    timings = dict(timings or {})
+
+    def lap(name: str) -> None:
+        clock.append(time.perf_counter())
+        timings[name] = clock[-1] - clock[-2]
+
     with PackageWriter(out_dir, cache) as writer:
         files = writer.copy(the_plan.files, progress)
-        jobs = [{"source": the_plan.blend, "target": writer.staged(the_plan.main_path), "path": the_plan.main_path}]
-        jobs += [{"source": lib.source, "target": writer.staged(lib.path), "path": lib.path}
-                 for lib in the_plan.libraries]
-        spec = {"jobs": jobs, "roots": the_plan.roots, "frames": [the_plan.frames.start, the_plan.frames.stop - 1]}
-        if in_session:
+        lap("copy_and_hash")
+        frames_read = [the_plan.frames.start, the_plan.frames.stop - 1]
+        keys, jobs = {}, []
+        for source, path in [(the_plan.blend, the_plan.main_path), *((b.source, b.path) for b in the_plan.libraries)]:
+            keys[path] = _rewrite_key(writer, source, path, the_plan.roots, frames_read, blender_version)
+            if not writer.link_previous(path, keys[path]):
+                jobs.append({"source": source, "target": writer.staged(path), "path": path})
+        spec = {"jobs": jobs, "roots": the_plan.roots, "frames": frames_read}
+        if jobs and in_session:
             _rewrite_in_child(spec)
-        else:
+        elif jobs:
             rewrite(spec)
         blends = [writer.add_written(the_plan.main_path, "blend", the_plan.blend)]
         blends += [writer.add_written(lib.path, "library", lib.source) for lib in the_plan.libraries]
-        package = writer.commit(the_plan.main_path, blends + files, blender_version=blender_version)
-    return PackResult(the_plan, package)
+        lap("blend_copies")
+        package = writer.commit(the_plan.main_path, blends + files, blender_version=blender_version,
+                                rewrite_keys=keys)
+        lap("commit")
+    return PackResult(the_plan, package, timings)
+
+
+def _rewrite_key(writer: PackageWriter, source: str, path: str, roots: dict[str, str], frames: list[int],
+                 blender_version: str) -> str:
+    """What a .blend copy depends on: the original's bytes, where every path goes, the frames, this Blender."""
+    parts = [writer.cache.plaintext_sha256(source).hex(), path, sorted(roots.items()), frames, blender_version]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 def open_blend(path: str) -> None:
@@ -241,16 +269,21 @@ def rewrite(spec: dict) -> None:
     for job in spec["jobs"]:
         if os.path.abspath(bpy.data.filepath or "") != os.path.abspath(job["source"]):
             open_blend(job["source"])
-        for slot in trace.iter_slots(frames):
-            if slot.set is not None and slot.ref.path in roots:
-                slot.set(roots[slot.ref.path], job["path"])
+        # Setting a Script node's path makes the scene's engine compile it, and Cycles writes the .oso beside
+        # the artist's .osl; Workbench compiles nothing. The engine is restored before the copy is saved.
+        scene = bpy.context.scene
+        engine, scene.render.engine = scene.render.engine, "BLENDER_WORKBENCH"
+        try:
+            for slot in trace.iter_slots(frames):
+                if slot.set is not None and slot.ref.path in roots:
+                    slot.set(roots[slot.ref.path], job["path"])
+        finally:
+            scene.render.engine = engine
         foreach = getattr(bpy.data, "file_path_foreach", None)
         if foreach is not None:
             def visit(id_block, raw, _meta, job=job):
-                path = resolve(raw, trace._base_dir(id_block)) if raw else ""
+                path = resolve(raw, trace.base_dir(id_block)) if raw else ""
                 if path in roots and getattr(id_block, "library", None) is None:
-                    from ..farm.package import relative_reference
-
                     return relative_reference(roots[path], job["path"])
                 return None
 

@@ -8,12 +8,13 @@ File Output nodes, simulation caches, render engine and features, and the Blende
 from __future__ import annotations
 
 import os
+import re
 
 import bpy
 
 from ..farm.package import resolve
 from ..farm.problems import ERROR, WARNING, Problem
-from .trace import _bake_slots, _describe, _point_caches, _used, node_trees
+from .trace import bake_slots, describe, node_trees, point_caches, used
 
 BUILTIN_ENGINES = {"CYCLES", "BLENDER_EEVEE", "BLENDER_EEVEE_NEXT", "BLENDER_WORKBENCH"}
 OLDEST_BLENDER = (4, 2)
@@ -25,7 +26,8 @@ def scene_problems(scene, frames: range, *, in_session: bool) -> list[Problem]:
     if not bpy.data.filepath:
         add(Problem("unsaved", ERROR, None, "The scene has never been saved: save it as a .blend inside your project "
                     "folder, then submit."))
-    elif in_session and bpy.data.is_dirty:
+    elif in_session and bpy.data.is_dirty and not bpy.app.background:
+        # Background Blender (and the bpy module) marks every opened file dirty, so only a UI session can tell.
         add(Problem("unsaved", ERROR, bpy.data.filepath, "The scene has unsaved changes and the farm packs the file "
                     "on disk: save it (Ctrl+S), then submit."))
     if len(frames) == 0 or scene.frame_end < scene.frame_start:
@@ -41,8 +43,10 @@ def scene_problems(scene, frames: range, *, in_session: bool) -> list[Problem]:
         add(Problem("feature", WARNING, None, "Open Shading Language is on: OSL renders on the CPU only and many "
                     "providers refuse scenes that run shader code; turn it off (Render > Open Shading Language) "
                     "unless a Script node needs it."))
-    saved_with = tuple(bpy.data.version)[:2]  # (major, minor): the third number is the file's subversion
-    if saved_with > tuple(bpy.app.version)[:2]:
+    saved_with = saved_version()
+    if not bpy.data.filepath:
+        pass  # nothing on disk yet: "unsaved" above says what to do
+    elif saved_with > tuple(bpy.app.version)[:2]:
         add(Problem("blender_version", WARNING, bpy.data.filepath, f"The file was saved by Blender "
                     f"{'.'.join(map(str, saved_with))}, newer than this Blender {bpy.app.version_string}: pack it with "
                     "that version so nothing new is lost."))
@@ -51,6 +55,21 @@ def scene_problems(scene, frames: range, *, in_session: bool) -> list[Problem]:
                     f"{'.'.join(map(str, saved_with))}; the farm renders with Blender 4.2 or newer, so check the "
                     "result of the first frames."))
     return problems
+
+
+def saved_version() -> tuple[int, int]:
+    """(major, minor) of the Blender that wrote the file on disk: its header says so (bpy.data.version
+    keeps the version of what was loaded, the startup file's, until the file is re-opened)."""
+    if bpy.data.filepath:
+        try:
+            with open(bpy.data.filepath, "rb") as f:
+                match = re.match(rb"BLENDER(?:\d\d-\d\d)?[-_]?[vV](\d{3,4})", f.read(32))
+        except OSError:
+            match = None
+        if match:
+            number = int(match.group(1))
+            return number // 100, number % 100
+    return tuple(bpy.data.version)[:2]  # compressed file: what Blender read
 
 
 def _output_problems(scene) -> list[Problem]:
@@ -72,10 +91,10 @@ def _output_problems(scene) -> list[Problem]:
         for node in tree.nodes:
             if node.bl_idname == "CompositorNodeOutputFile" and not node.mute:
                 target = getattr(node, "directory", None) or getattr(node, "base_path", "")
-                problems.append(Problem("file_output", WARNING, target or None, f"{_describe(owner)} > File Output "
+                problems.append(Problem("file_output", WARNING, target or None, f"{describe(owner)} > File Output "
                                         f"node '{node.name}' writes extra files that the farm does not send back: "
                                         "mute the node, or render those passes as the main output.",
-                                        datablock=_describe(owner)))
+                                        datablock=describe(owner)))
     return problems
 
 
@@ -90,10 +109,10 @@ def _needs_cache(ob, label: str, cache) -> bool:
 def _cache_problems(frames: range) -> list[Problem]:
     problems = []
     for ob in bpy.data.objects:
-        if not _used(ob) or ob.library is not None:
+        if not used(ob) or ob.library is not None:
             continue
-        for label, cache in _point_caches(ob):
-            where = _describe(ob, label)
+        for label, cache in point_caches(ob):
+            where = describe(ob, label)
             if not _needs_cache(ob, label, cache):
                 continue
             if not cache.is_baked:
@@ -105,7 +124,7 @@ def _cache_problems(frames: range) -> list[Problem]:
                                         "the .blend, which makes every upload bigger; bake it to disk instead "
                                         "(Physics > Cache > Disk Cache).", datablock=where))
         for mod in ob.modifiers:
-            where = _describe(ob, f"modifier '{mod.name}'")
+            where = describe(ob, f"modifier '{mod.name}'")
             if mod.type == "FLUID" and mod.fluid_type == "DOMAIN":
                 settings = mod.domain_settings
                 if not settings.has_cache_baked_any or settings.cache_type == "REPLAY":
@@ -113,11 +132,13 @@ def _cache_problems(frames: range) -> list[Problem]:
                         bpy.data.filepath)), f"{where}: the fluid simulation is not baked: set the cache type to "
                         "Modular or All and bake it.", datablock=where))
             elif mod.type == "NODES" and mod.node_group is not None and _has_simulation(mod.node_group):
-                baked = {slot.ref.owner for slot in _bake_slots(ob, mod)}
+                baked = {slot.ref.owner for slot in bake_slots(ob, mod)}
                 for bake in mod.bakes:
                     node = getattr(bake, "node", None)
-                    if node is not None and node.bl_idname == "GeometryNodeSimulationOutput" and not any(
-                            o.endswith(f"bake {bake.bake_id}") for o in baked) and bake.bake_target != "PACKED":
+                    on_disk = any(o.endswith(f"bake {bake.bake_id}") for o in baked)
+                    packed = getattr(bake, "bake_target", "") == "PACKED"
+                    if node is not None and node.bl_idname == "GeometryNodeSimulationOutput" and not on_disk \
+                            and not packed:
                         problems.append(Problem("cache", ERROR, None, f"{where}: simulation zone '{node.name}' is "
                                                 "not baked: bake it (Physics > Simulation Nodes > Bake) so every "
                                                 "frame renders the same on the farm.", datablock=where))

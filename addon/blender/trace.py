@@ -4,7 +4,7 @@ Works on whatever bpy.data holds (the artist's open scene, or a file opened head
 libraries included: Blender loads what the scene links, recursively, so the linked images, fonts and
 node trees of a library linked from a library are in bpy.data with `.library` set, and their paths
 resolve against that library's folder. Data-blocks nobody uses (only a fake user, or none) are
-skipped: the render does not read them. On Blender 4.4+ `bpy.data.file_path_foreach` (Blender's own
+skipped: the render does not read them. On Blender 5.0+ `bpy.data.file_path_foreach` (Blender's own
 list of every file path) is walked afterwards, so a path of a kind this module does not know is still
 shipped, as "other".
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import bpy
 
-from ..farm.package import Reference, is_udim_pattern, resolve, volume_frame
+from ..farm.package import Reference, image_user_frame, is_udim_pattern, relative_reference, resolve, volume_frame
 
 # Setter(new package path of the reference's path, package path of the .blend being written).
 Setter = Callable[[str, str], None]
@@ -45,18 +45,18 @@ def main_dir() -> str:
     return os.path.dirname(bpy.path.abspath("//")) if bpy.data.filepath else os.getcwd()
 
 
-def _base_dir(id_block) -> str:
+def base_dir(id_block) -> str:
     library = getattr(id_block, "library", None)
     if library is not None:
         return os.path.dirname(bpy.path.abspath(library.filepath))
     return main_dir()
 
 
-def _used(id_block) -> bool:
+def used(id_block) -> bool:
     return id_block.users > (1 if id_block.use_fake_user else 0)
 
 
-def _describe(id_block, extra: str = "") -> str:
+def describe(id_block, extra: str = "") -> str:
     kind = type(id_block).__name__
     name = f"{kind} '{id_block.name}'"
     if getattr(id_block, "library", None) is not None:
@@ -65,8 +65,6 @@ def _describe(id_block, extra: str = "") -> str:
 
 
 def _plain_setter(obj, attr: str) -> Setter:
-    from ..farm.package import relative_reference
-
     def set_path(new_root: str, blend_path: str) -> None:
         setattr(obj, attr, relative_reference(new_root, blend_path))
 
@@ -76,8 +74,8 @@ def _plain_setter(obj, attr: str) -> Setter:
 def _slot(kind, id_block, raw, *, owner=None, pattern="file", frames=(), tiles=(), prefix="", packed=False,
           setter: Setter | None = None, base: str | None = None, path: str | None = None) -> Slot:
     linked = getattr(id_block, "library", None) is not None
-    ref = Reference(kind=kind, owner=owner or _describe(id_block), raw=raw,
-                    path=path or resolve(raw, base or _base_dir(id_block)), pattern=pattern, frames=tuple(frames),
+    ref = Reference(kind=kind, owner=owner or describe(id_block), raw=raw,
+                    path=path or resolve(raw, base or base_dir(id_block)), pattern=pattern, frames=tuple(frames),
                     tiles=tuple(tiles), prefix=prefix, packed=packed, linked=linked)
     return Slot(ref, None if linked else setter)
 
@@ -115,8 +113,6 @@ def image_users() -> dict[str, list[object]]:
 
 
 def _sequence_frames(users, frames: range) -> set[int]:
-    from ..farm.package import image_user_frame
-
     return {image_user_frame(f, start=u.frame_start, duration=u.frame_duration, offset=u.frame_offset,
                              cyclic=u.use_cyclic) for u in users for f in frames}
 
@@ -132,15 +128,15 @@ def iter_slots(frames: range, computed: list[Computed] | None = None) -> Iterato
                     setter=_plain_setter(lib, "filepath"), owner=f"Library '{lib.name}'")
     yield from _images(frames)
     for font in bpy.data.fonts:
-        if font.filepath != "<builtin>" and _used(font):
+        if font.filepath != "<builtin>" and used(font):
             yield _slot("font", font, font.filepath, packed=font.packed_file is not None,
                         setter=_plain_setter(font, "filepath"))
     for sound in bpy.data.sounds:
-        if _used(sound):
+        if used(sound):
             yield _slot("sound", sound, sound.filepath, packed=sound.packed_file is not None,
                         setter=_plain_setter(sound, "filepath"))
     for volume in bpy.data.volumes:
-        if not _used(volume):
+        if not used(volume):
             continue
         if volume.is_sequence:
             wanted = {volume_frame(f, start=volume.frame_start, duration=volume.frame_duration,
@@ -151,11 +147,11 @@ def iter_slots(frames: range, computed: list[Computed] | None = None) -> Iterato
             yield _slot("volume", volume, volume.filepath, packed=volume.packed_file is not None,
                         setter=_plain_setter(volume, "filepath"))
     for cache in bpy.data.cache_files:
-        if _used(cache):
+        if used(cache):
             yield _slot("cache", cache, cache.filepath, pattern="sequence" if cache.is_sequence else "file",
                         setter=_plain_setter(cache, "filepath"))
     for clip in bpy.data.movieclips:
-        if _used(clip):
+        if used(clip):
             yield _slot("image", clip, clip.filepath, pattern="sequence" if clip.source == "SEQUENCE" else "file",
                         setter=_plain_setter(clip, "filepath"))
     yield from _node_slots(computed)
@@ -166,7 +162,7 @@ def iter_slots(frames: range, computed: list[Computed] | None = None) -> Iterato
 def _images(frames: range) -> Iterator[Slot]:
     users = None
     for image in bpy.data.images:
-        if image.source not in ("FILE", "SEQUENCE", "MOVIE", "TILED") or not _used(image):
+        if image.source not in ("FILE", "SEQUENCE", "MOVIE", "TILED") or not used(image):
             continue
         packed = bool(image.packed_files) or image.packed_file is not None
         setter = _plain_setter(image, "filepath")
@@ -183,9 +179,9 @@ def _images(frames: range) -> Iterator[Slot]:
 
 def _node_slots(computed: list[Computed]) -> Iterator[Slot]:
     for tree, owner in node_trees():
-        base = _base_dir(owner)
+        base = base_dir(owner)
         for node in tree.nodes:
-            where = f"{_describe(owner)} > node '{node.name}'"
+            where = f"{describe(owner)} > node '{node.name}'"
             kind = {"ShaderNodeTexIES": "ies", "ShaderNodeScript": "script"}.get(node.bl_idname)
             if kind and node.mode == "EXTERNAL":
                 yield _slot(kind, owner, node.filepath, owner=where, base=base, setter=_plain_setter(node, "filepath"))
@@ -198,7 +194,7 @@ def _node_slots(computed: list[Computed]) -> Iterator[Slot]:
                                 setter=_plain_setter(socket, "default_value"))
 
 
-def _point_caches(ob) -> Iterator[tuple[str, object]]:
+def point_caches(ob) -> Iterator[tuple[str, object]]:
     for psys in ob.particle_systems:
         yield f"particle system '{psys.name}'", psys.point_cache
     for mod in ob.modifiers:
@@ -221,42 +217,41 @@ def point_cache_ref_args(ob, cache) -> dict:
 
 def _object_slots(frames: range) -> Iterator[Slot]:
     for ob in bpy.data.objects:
-        if not _used(ob):
+        if not used(ob):
             continue
-        for label, cache in _point_caches(ob):
+        for label, cache in point_caches(ob):
             if cache.use_disk_cache or cache.use_external:
                 args = point_cache_ref_args(ob, cache)
                 setter = _plain_setter(cache, "filepath") if cache.use_external else None
-                yield _slot("cache", ob, args["raw"], owner=_describe(ob, label), pattern="prefix",
+                yield _slot("cache", ob, args["raw"], owner=describe(ob, label), pattern="prefix",
                             prefix=args["prefix"], frames=(frames.start, frames.stop - 1), setter=setter)
         for mod in ob.modifiers:
             if mod.type == "NODES":
-                yield from _bake_slots(ob, mod)
+                yield from bake_slots(ob, mod)
             elif mod.type == "FLUID" and mod.fluid_type == "DOMAIN" and mod.domain_settings.has_cache_baked_any:
                 yield _slot("cache", ob, mod.domain_settings.cache_directory, pattern="directory",
-                            owner=_describe(ob, f"modifier '{mod.name}'"),
+                            owner=describe(ob, f"modifier '{mod.name}'"),
                             setter=_plain_setter(mod.domain_settings, "cache_directory"))
 
 
-def _bake_slots(ob, mod) -> Iterator[Slot]:
+def bake_slots(ob, mod) -> Iterator[Slot]:
     for bake in mod.bakes:
         if getattr(bake, "bake_target", "DISK") == "PACKED" or (
                 getattr(bake, "bake_target", "") == "INHERIT" and getattr(mod, "bake_target", "DISK") == "PACKED"):
             continue
-        owner = _describe(ob, f"modifier '{mod.name}' > bake {bake.bake_id}")
+        owner = describe(ob, f"modifier '{mod.name}' > bake {bake.bake_id}")
         if bake.use_custom_path:
             raw = bake.directory
             setter = _plain_setter(bake, "directory")
         else:
             raw = mod.bake_directory.rstrip("/\\") + f"/{bake.bake_id}" if mod.bake_directory else ""
             setter = _parent_setter(mod, "bake_directory")
-        if raw and os.path.isdir(resolve(raw, _base_dir(ob))):
+        if raw and os.path.isdir(resolve(raw, base_dir(ob))):
             yield _slot("bake", ob, raw, owner=owner, pattern="directory", setter=setter)
 
 
 def _parent_setter(obj, attr: str, suffix: str = "") -> Setter:
     """Rewrites a folder attribute from the new place of a file (or bake folder) inside it."""
-    from ..farm.package import relative_reference
 
     def set_path(new_root: str, blend_path: str) -> None:
         setattr(obj, attr, relative_reference(new_root.rpartition("/")[0] or ".", blend_path) + suffix)
@@ -274,23 +269,29 @@ def sequencer_strips(scene) -> list:
 def _sequencer_slots(frames: range) -> Iterator[Slot]:
     for scene in bpy.data.scenes:
         for strip in sequencer_strips(scene):
-            owner = _describe(scene, f"strip '{strip.name}'")
+            owner = describe(scene, f"strip '{strip.name}'")
             if strip.type == "MOVIE":
                 yield _slot("image", scene, strip.filepath, owner=owner, setter=_plain_setter(strip, "filepath"))
             elif strip.type == "IMAGE" and len(strip.elements):
-                start = strip.frame_start
-                wanted = [e.filename for i, e in enumerate(strip.elements)
-                          if frames.start - 1 <= start + i <= frames.stop]
-                for name in wanted or [strip.elements[0].filename]:
+                # One element per frame from frame_start; only the frames shown inside the trimmed strip.
+                shown = [f for f in frames if strip.frame_final_start <= f < strip.frame_final_end]
+                indices = sorted({min(max(f - int(strip.frame_start), 0), len(strip.elements) - 1) for f in shown})
+                for name in [strip.elements[i].filename for i in indices]:
                     raw = strip.directory.rstrip("/\\") + "/" + name
                     yield _slot("image", scene, raw, owner=owner, setter=_parent_setter(strip, "directory", "/"))
 
 
+# Data-block types whose every path iter_slots already reads, frame by frame where frames matter; Blender's own
+# list would add what those frames do not read (every element of an image strip), so it is not asked about them.
+TRACED_ID_TYPES = {"Library", "Image", "VectorFont", "Sound", "Volume", "CacheFile", "MovieClip", "Scene"}
+
+
 def blender_paths() -> list[tuple[object, str]]:
-    """Blender's own list of (ID, path) where it exists (4.4+: file_path_foreach), else []."""
+    """Blender's own list of (ID, path) for the other data-block types (5.0+: file_path_foreach), else []."""
     foreach = getattr(bpy.data, "file_path_foreach", None)
     if foreach is None:
         return []
     found: list[tuple[object, str]] = []
-    foreach(lambda id_block, path, _meta: found.append((id_block, path)) and None)
+    foreach(lambda id_block, path, _meta: None if type(id_block).__name__ in TRACED_ID_TYPES
+            else found.append((id_block, path)))
     return found

@@ -177,6 +177,9 @@ class Package:
     blend: str  # package path of the main .blend copy
     files: list[PackageFile] = field(default_factory=list)  # every file, the main .blend copy included
     blender_version: str = ""  # the Blender that packed it: providers need this version or a newer one
+    # Package path of each .blend copy -> the key of what it was rewritten from (source hash, path map, Blender):
+    # a re-pack with the same key reuses the copy instead of opening and saving the original again.
+    rewrite_keys: dict[str, str] = field(default_factory=dict)
 
     @property
     def main(self) -> PackageFile:
@@ -191,13 +194,13 @@ class Package:
 
     def to_json(self) -> dict:
         return {"root": self.root, "blend": self.blend, "blender_version": self.blender_version,
-                "files": [asdict(f) for f in self.files]}
+                "rewrite_keys": self.rewrite_keys, "files": [asdict(f) for f in self.files]}
 
     @classmethod
     def from_json(cls, data: dict) -> Package:
         files = [PackageFile(**{k: f[k] for k in ("path", "sha256", "size", "kind", "source")}) for f in data["files"]]
         return cls(root=data["root"], blend=data["blend"], files=files,
-                   blender_version=data.get("blender_version", ""))
+                   blender_version=data.get("blender_version", ""), rewrite_keys=dict(data.get("rewrite_keys", {})))
 
     def save_manifest(self) -> None:
         target = os.path.join(self.root, MANIFEST_NAME)

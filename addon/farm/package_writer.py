@@ -36,13 +36,15 @@ class PackageWriter:
     def __init__(self, out_dir: str | os.PathLike, cache: HashCache | None = None, workers: int | None = None):
         self.out = os.path.abspath(out_dir)
         self.cache = cache or HashCache(None)
-        self.workers = workers or min(4, os.cpu_count() or 1)
+        self.workers = workers or min(4, os.cpu_count() or 1)  # copies and hashes release the GIL
         self.previous = self._previous_package()
         parent = os.path.dirname(self.out)
         if not os.path.isdir(parent):
             raise PackageError(f"the folder {parent} for the package does not exist: create it or choose another --out")
         self.stage = tempfile.mkdtemp(prefix=f".{os.path.basename(self.out)}.partial-", dir=parent)
         self._hashed: list[tuple[str, bytes, os.stat_result]] = []  # (staged path, digest, stat) for the cache
+        self._sources: list[tuple[str, bytes, os.stat_result]] = []  # sources hashed through their copies
+        self._linked: dict[str, str] = {}  # package path -> sha256 hex of .blend copies linked by link_previous
         self.reused = 0  # files taken over from the previous package
 
     def _previous_package(self) -> Package | None:
@@ -106,7 +108,7 @@ class PackageWriter:
         after = os.stat(item.source)
         self._hashed.append((target, digest, written))
         if (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns):
-            self.cache.remember([(item.source, digest, before)])
+            self._sources.append((item.source, digest, before))  # same bytes as the copy: remembered at commit
         return PackageFile(item.path, digest.hex(), written.st_size, item.kind, item.source)
 
     def _reusable(self, item: PlannedFile, source_stat: os.stat_result) -> str | None:
@@ -128,16 +130,38 @@ class PackageWriter:
             return None
         return old_path
 
+    def link_previous(self, path: str, rewrite_key: str) -> bool:
+        """Take the previous package's .blend copy at `path` if it was rewritten from the same inputs."""
+        if self.previous is None or self.previous.rewrite_keys.get(path) != rewrite_key:
+            return False
+        old = next((f for f in self.previous.files if f.path == path), None)
+        if old is None:
+            return False
+        old_path = self.previous.absolute(old)
+        try:
+            if self.cache.plaintext_sha256(old_path).hex() != old.sha256:
+                return False
+            os.link(old_path, self.staged(path))
+        except OSError:
+            return False
+        self._linked[path] = old.sha256
+        self.reused += 1
+        return True
+
     def add_written(self, path: str, kind: str, source: str) -> PackageFile:
         """A file written into the staging directory by someone else (a .blend copy saved by Blender)."""
         target = os.path.join(self.stage, *path.split("/"))
         written = os.stat(target)
+        if path in self._linked:  # taken over from the previous package: its hash is known
+            return PackageFile(path, self._linked[path], written.st_size, kind, source)
         digest = sha256_file(target)
         self._hashed.append((target, digest, written))
         return PackageFile(path, digest.hex(), written.st_size, kind, source)
 
-    def commit(self, blend: str, files: list[PackageFile], blender_version: str = "") -> Package:
-        package = Package(root=self.stage, blend=blend, files=files, blender_version=blender_version)
+    def commit(self, blend: str, files: list[PackageFile], blender_version: str = "",
+               rewrite_keys: dict[str, str] | None = None) -> Package:
+        package = Package(root=self.stage, blend=blend, files=files, blender_version=blender_version,
+                          rewrite_keys=rewrite_keys or {})
         package.save_manifest()
         old = None
         if os.path.lexists(self.out):
@@ -149,7 +173,7 @@ class PackageWriter:
         package.root = self.out
         # The final paths' hashes, so a re-pack and the upload find them without reading the bytes again.
         moved = [(os.path.join(self.out, os.path.relpath(p, self.stage)), d, s) for p, d, s in self._hashed]
-        self.cache.remember(moved)
+        self.cache.remember(moved + self._sources)
         return package
 
 
