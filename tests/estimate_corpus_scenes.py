@@ -171,6 +171,17 @@ def instances():
     return scene
 
 
+def empty():
+    """Not in the corpus: a camera and a light, nothing to render (the estimate must refuse it)."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.engine = "CYCLES"
+    bpy.ops.object.camera_add()
+    scene.camera = bpy.context.object
+    bpy.ops.object.light_add(type="SUN")
+    return scene
+
+
 def child_main(args):
     out_dir, names = args[0], args[1:]
     for name in names:

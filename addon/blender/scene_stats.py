@@ -125,9 +125,9 @@ def scene_stats(scene=None, **options):
 
 
 def child_main(args: list[str]) -> None:
-    """ARGS: blend path, then optional 'A-B' frame range override ('' for the scene's own)."""
+    """ARGS: blend path, then optional 'A:B' frame range override ('' for the scene's own)."""
     scene = open_blend(args[0])  # noqa: F821 - defined by addon.farm.blender_process's prelude
     start = end = None
     if len(args) > 1 and args[1]:
-        start, end = (int(x) for x in args[1].split("-", 1))
+        start, end = (int(x) for x in args[1].split(":", 1))
     print("STATS " + json.dumps(read_scene(scene, frame_start=start, frame_end=end)), flush=True)

@@ -365,13 +365,14 @@ def plan(stats: SceneStats, frame_seconds: list[float], providers: tuple[Provide
             raise EstimateError(f"frames {frame_range[0]}-{frame_range[-1]} would take {seconds / 3600:.0f} h on "
                                 f"{slots[best].address}: more than the chain's 7-day limit; use more chunks "
                                 "or faster providers")
-        if duration < MIN_DURATION:
-            notes.append(f"frames {frame_range[0]}-{frame_range[-1]}: estimated duration raised to the chain's "
-                         f"{MIN_DURATION} s minimum")
         complexity = math.ceil(work + overhead)
         planned.append(ChunkPlan(slots[best].address, frame_range[0], frame_range[-1], work, seconds, complexity,
                                  max(1, complexity * slots[best].price_per_unit), max(MIN_DURATION, duration)))
     planned.sort(key=lambda c: c.frame_start)
+    raised = [c for c in planned if c.predicted_seconds * safety_factor < MIN_DURATION]
+    if raised:
+        notes.append(f"{len(raised)} of {len(planned)} chunks: estimated duration raised to the chain's "
+                     f"{MIN_DURATION} s minimum")
     return Estimate(source, tuple(frame_seconds), total, sum(c.complexity for c in planned), overhead, safety_factor,
                     tuple(planned), max(busy), sum(c.reward for c in planned), tuple(notes))
 
