@@ -1,0 +1,124 @@
+"""Estimate a scene's render time and cost before submitting it.
+
+Reads the .blend in a background Blender with scripts off (never saving it), predicts each frame's
+cost in reference-seconds (100-score machine seconds) from the scene's features, or with --probe from
+timed low-resolution renders of a few of its frames, and, given providers' benchmark scores and prices
+(--provider), plans the chunks: complexity, reward, estimated duration and render deadline for the
+chain, predicted wall time with the chunks in parallel, and the STX cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+
+from ..farm import estimate as model
+from ..farm.blend_stats import parse_frames, read_blend_stats
+
+MICRO = 1_000_000
+
+
+def _provider(text: str) -> model.ProviderQuote:
+    """SCORE:PRICE[:GPUS[:ADDRESS]] -> ProviderQuote (PRICE in micro-STX per reference-second)."""
+    parts = text.split(":", 3)
+    try:
+        score, price = int(parts[0]), int(parts[1])
+        gpus = int(parts[2]) if len(parts) > 2 and parts[2] else 1
+    except (ValueError, IndexError):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected SCORE:PRICE[:GPUS[:ADDRESS]], e.g. 250:40:2") from None
+    if score <= 0 or price < 0 or gpus <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: score and GPUs must be positive, price not negative")
+    return model.ProviderQuote(parts[3] if len(parts) > 3 else f"provider-{score}-{price}", score, price, gpus)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scene", metavar="SCENE.blend", help="the .blend to estimate (only read)")
+    parser.add_argument("--frames", metavar="A-B", help="frame range (default: the scene's)")
+    parser.add_argument("--probe", action="store_true",
+                        help="calibrate with timed low-resolution renders of a few frames (seconds to minutes)")
+    parser.add_argument("--local-score", type=int, metavar="N",
+                        help="this machine's benchmark score for --probe (default: run the benchmark, ~5 s)")
+    parser.add_argument("--provider", action="append", type=_provider, default=[], metavar="SCORE:PRICE[:GPUS[:ADDR]]",
+                        help="a provider's benchmark score, price in micro-STX per reference-second and GPU count; "
+                             "repeat for several")
+    parser.add_argument("--safety-factor", type=float, default=model.DEFAULT_SAFETY_FACTOR, metavar="F",
+                        help=f"estimated duration = predicted x F (default {model.DEFAULT_SAFETY_FACTOR}); "
+                             f"the chain's render deadline is {model.RENDER_TIME_FACTOR} x that")
+    parser.add_argument("--chunks", type=int, default=0, metavar="N",
+                        help="chunks to split into (default: one per GPU)")
+    parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
+
+
+def run(args) -> int:
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    try:
+        frames = parse_frames(args.frames) if args.frames else None
+        with err.status("reading the scene"):
+            stats = read_blend_stats(args.scene, frames)
+        probe = None
+        if args.probe:
+            probe = _probe(args, stats, err)
+        result = model.estimate_scene(stats, tuple(args.provider), safety_factor=args.safety_factor, probe=probe,
+                                      chunks=args.chunks)
+    except model.EstimateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"scene": args.scene, "stats": dataclasses.asdict(stats),
+                          "estimate": dataclasses.asdict(result)}, indent=1))
+    else:
+        _show(result, stats, Console())
+    return 0
+
+
+def _probe(args, stats, err) -> model.ProbeResult:
+    from ..farm.benchmark import BenchmarkError, run_benchmark
+    from ..farm.probe import run_probe
+
+    score = args.local_score
+    if score is None:
+        with err.status("benchmarking this machine"):
+            try:
+                score = run_benchmark("CPU").score
+            except BenchmarkError as exc:
+                raise model.EstimateError(str(exc)) from exc
+    if score <= 0:
+        raise model.EstimateError("--local-score must be positive")
+    with err.status("probe-rendering a few frames"):
+        return run_probe(args.scene, stats, score)
+
+
+def _duration(seconds: float) -> str:
+    hours, rest = divmod(round(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _show(result: model.Estimate, stats: model.SceneStats, console) -> None:
+    from rich.table import Table
+
+    frames = len(result.frame_seconds)
+    console.print(f"{stats.engine}, {stats.pixels} px, {stats.samples} samples, {frames} frames "
+                  f"({stats.frame_start}-{stats.frame_end}); estimate from {result.source}")
+    console.print(f"per frame {result.per_frame_reference_seconds:.2f} reference-s, total "
+                  f"{result.total_reference_seconds:.1f} reference-s ({_duration(result.total_reference_seconds)} on "
+                  f"the 100-score reference); complexity {result.complexity}")
+    if result.chunks:
+        table = Table(title=f"chunks (safety factor {result.safety_factor:g}: estimated duration = predicted x "
+                            f"{result.safety_factor:g}, render deadline = {model.RENDER_TIME_FACTOR} x that)")
+        for column in ("frames", "provider", "complexity", "predicted", "estimated duration", "render deadline",
+                       "reward STX"):
+            table.add_column(column)
+        for c in result.chunks:
+            table.add_row(f"{c.frame_start}-{c.frame_end}", c.provider, str(c.complexity),
+                          _duration(c.predicted_seconds), _duration(c.estimated_duration),
+                          _duration(c.render_deadline_seconds), f"{c.reward / MICRO:g}")
+        console.print(table)
+        console.print(f"wall time {_duration(result.wall_seconds)} with chunks in parallel; cost "
+                      f"{result.cost_micro_stx / MICRO:g} STX")
+    for note in result.notes:
+        console.print(f"note: {note}")

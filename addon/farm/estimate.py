@@ -1,0 +1,388 @@
+"""The estimate: a scene's render time and cost in reference-seconds, and the chunks the chain needs.
+
+Units. Work is counted in reference-seconds: the seconds the reference machine of addon.farm.benchmark
+(score 100) needs. A provider with benchmark score s renders it in reference_seconds * 100 / s. On chain
+a chunk's `complexity` is its reference-seconds rounded up; the reward must be at least complexity x the
+provider's `price-per-unit` (micro-STX); `estimated-duration` is the seconds the provider is predicted to
+need times the safety factor, and the contract's render deadline is start + 2 x estimated-duration.
+
+Two ways to the per-frame cost: `feature_frame_seconds` (the scene-feature model below, cheap enough to
+run live in the panel) and `probe_frame_seconds` (timed low-resolution renders of a few frames, see
+addon/farm/probe.py). `plan` turns either into chunks, wall time, deadlines and cost. bpy-free.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+from .benchmark import predicted_seconds
+from .contract import Chunk
+
+# Chain bounds (render-farm.clar).
+RENDER_TIME_FACTOR = 2          # render deadline = start + 2 x estimated-duration
+MIN_DURATION = 60               # estimated-duration bounds, seconds
+MAX_DURATION = 604_800
+MAX_BATCH = 100                 # chunks per create-jobs call
+
+DEFAULT_SAFETY_FACTOR = 1.5     # estimated-duration = predicted seconds x this (the panel shows it)
+CHUNK_STARTUP_SECONDS = 5.0     # reference-seconds per chunk to start Blender and load the scene
+
+
+class EstimateError(ValueError):
+    """The scene cannot be estimated as it is; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class FrameContent:
+    """What the evaluated depsgraph holds at one sampled frame."""
+
+    frame: int
+    triangles: int                  # rendered, every instance counted
+    instances: int
+    lights: int
+    volumes: int = 0
+    hair_strands: int = 0
+    unique_triangles: int = -1      # of distinct meshes (what the BVH build pays for); -1 = same as triangles
+
+    @property
+    def built_triangles(self) -> int:
+        return self.triangles if self.unique_triangles < 0 else self.unique_triangles
+
+
+@dataclass(frozen=True)
+class SceneStats:
+    engine: str                       # CYCLES, BLENDER_EEVEE, BLENDER_WORKBENCH
+    resolution_x: int
+    resolution_y: int
+    resolution_percentage: int
+    samples: int
+    frame_start: int
+    frame_end: int
+    content: tuple[FrameContent, ...]  # sampled across the range, sorted by frame; at least one
+    frame_step: int = 1
+    adaptive_sampling: bool = False
+    adaptive_threshold: float = 0.0
+    adaptive_min_samples: int = 0
+    max_bounces: int = 12
+    denoiser: str = ""                # "" = off
+    motion_blur: bool = False
+    texture_bytes: int = 0
+    particles: int = 0
+    has_camera: bool = True
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SceneStats":
+        data = dict(data)
+        data["content"] = tuple(FrameContent(**c) for c in data["content"])
+        return cls(**data)
+
+    @property
+    def pixels(self) -> int:
+        scale = self.resolution_percentage / 100
+        return max(1, int(self.resolution_x * scale)) * max(1, int(self.resolution_y * scale))
+
+    @property
+    def frames(self) -> range:
+        return range(self.frame_start, self.frame_end + 1, max(1, self.frame_step))
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Reference-seconds per unit of each feature, set from renders on the reference machine (docs/estimate.md)."""
+
+    frame_fixed: float = 0.02               # per frame: scene sync, film, output
+    per_triangle: float = 7e-7              # BVH build and sync per distinct evaluated triangle
+    per_instance: float = 1e-5
+    per_texture_byte: float = 4.5e-9        # image loading (every frame: Cycles reloads without persistent data)
+    per_hair_strand: float = 7e-6
+    sample_pixel: float = 1.2e-6            # one sample of one pixel, plain diffuse scene, 12 bounces
+    geometry_log2: float = 0.06             # x(1 + this * log2(1 + triangles / 10k)): deeper BVH traversal
+    light_log2: float = 0.45                # x(1 + this * log2(1 + lights)): light sampling
+    volume: float = 1.0                     # x(1 + this) when a volume is in the scene
+    motion_blur: float = 0.1                # x(1 + this)
+    hair_log2: float = 0.18                 # x(1 + this * log2(1 + strands / 1000))
+    adaptive_share: float = 0.006           # adaptive sampling takes about this / threshold of the samples
+    denoise_pixel: float = 5e-6             # OpenImageDenoise per pixel on CPU
+    eevee_frame_fixed: float = 2.0          # EEVEE on the reference is software OpenGL on 2 cores: slow passes
+    eevee_sample: float = 0.45              # per sample, nearly independent of the (small) resolution
+    eevee_sample_pixel: float = 1e-6
+    eevee_chunk_compile: float = 3.0        # shader compilation, once per chunk (the first frame pays it)
+    workbench_sample_pixel: float = 2e-6
+
+
+DEFAULT_COSTS = CostModel()
+
+
+def validate(stats: SceneStats) -> None:
+    """Refuse scenes that cannot be rendered, saying what to change."""
+    if stats.frame_end < stats.frame_start or not stats.frames:
+        raise EstimateError(f"the frame range {stats.frame_start}-{stats.frame_end} holds no frame: set End to "
+                            "Start or later (or choose --frames A-B)")
+    if stats.resolution_x <= 0 or stats.resolution_y <= 0 or stats.resolution_percentage <= 0:
+        raise EstimateError("the output resolution is zero: set Resolution X, Y and % above zero")
+    if stats.samples <= 0:
+        raise EstimateError("the render samples are zero: set Render Samples to 1 or more")
+    if not stats.has_camera:
+        raise EstimateError("the scene has no camera: add one and make it the scene camera")
+    if not stats.content or not any(c.triangles or c.volumes or c.hair_strands for c in stats.content):
+        raise EstimateError("the scene is empty: nothing to render in any sampled frame (no mesh, volume or "
+                            "hair); add objects or check their render visibility")
+
+
+def effective_samples(stats: SceneStats, costs: CostModel = DEFAULT_COSTS) -> float:
+    """Samples actually taken: adaptive sampling stops early, the sooner the larger its noise threshold."""
+    if stats.engine != "CYCLES" or not stats.adaptive_sampling or stats.adaptive_threshold <= 0:
+        return float(stats.samples)
+    floor = min(stats.samples, stats.adaptive_min_samples or max(16, int(stats.samples ** 0.5)))
+    return max(floor, stats.samples * min(1.0, costs.adaptive_share / stats.adaptive_threshold))
+
+
+def sample_cost(stats: SceneStats, content: FrameContent, costs: CostModel = DEFAULT_COSTS) -> float:
+    """Reference-seconds of one sample of one pixel at this content (Cycles)."""
+    k = costs.sample_pixel * (0.4 + 0.6 * min(stats.max_bounces, 24) / 12)
+    k *= 1 + costs.geometry_log2 * math.log2(1 + content.triangles / 10_000)
+    k *= 1 + costs.light_log2 * math.log2(1 + content.lights)
+    k *= 1 + costs.hair_log2 * math.log2(1 + content.hair_strands / 1000)
+    if content.volumes:
+        k *= 1 + costs.volume
+    if stats.motion_blur:
+        k *= 1 + costs.motion_blur
+    return k
+
+
+def fixed_cost(stats: SceneStats, content: FrameContent, costs: CostModel = DEFAULT_COSTS) -> float:
+    """Reference-seconds of one frame that do not depend on samples or pixels (sync, BVH, textures)."""
+    return (costs.frame_fixed + costs.per_triangle * content.built_triangles + costs.per_instance * content.instances
+            + costs.per_texture_byte * stats.texture_bytes + costs.per_hair_strand * content.hair_strands)
+
+
+def denoise_cost(stats: SceneStats, costs: CostModel = DEFAULT_COSTS) -> float:
+    return costs.denoise_pixel * stats.pixels if stats.engine == "CYCLES" and stats.denoiser else 0.0
+
+
+def content_frame_seconds(stats: SceneStats, content: FrameContent, costs: CostModel = DEFAULT_COSTS) -> float:
+    """Reference-seconds of one frame with this content, by the scene-feature model."""
+    if stats.engine == "CYCLES":
+        return (fixed_cost(stats, content, costs) + denoise_cost(stats, costs)
+                + stats.pixels * effective_samples(stats, costs) * sample_cost(stats, content, costs))
+    if stats.engine == "BLENDER_WORKBENCH":
+        return costs.frame_fixed + stats.pixels * stats.samples * costs.workbench_sample_pixel
+    return (costs.eevee_frame_fixed + costs.per_triangle * content.built_triangles
+            + stats.samples * (costs.eevee_sample + stats.pixels * costs.eevee_sample_pixel))
+
+
+def _interpolate(points: dict[int, float], frames: range) -> list[float]:
+    """Values at every frame, linear between the sampled frames, constant beyond the first and last."""
+    keys = sorted(points)
+    out = []
+    for frame in frames:
+        if frame <= keys[0] or len(keys) == 1:
+            out.append(points[keys[0]])
+        elif frame >= keys[-1]:
+            out.append(points[keys[-1]])
+        else:
+            hi = next(i for i, k in enumerate(keys) if k >= frame)
+            a, b = keys[hi - 1], keys[hi]
+            out.append(points[a] + (points[b] - points[a]) * (frame - a) / (b - a))
+    return out
+
+
+def feature_frame_seconds(stats: SceneStats, costs: CostModel = DEFAULT_COSTS) -> list[float]:
+    """Reference-seconds of each frame of the range by the scene-feature model."""
+    validate(stats)
+    return _interpolate({c.frame: content_frame_seconds(stats, c, costs) for c in stats.content}, stats.frames)
+
+
+def once_seconds(stats: SceneStats, costs: CostModel = DEFAULT_COSTS) -> float:
+    """Reference-seconds each chunk pays once inside Blender (EEVEE's shader compilation)."""
+    return costs.eevee_chunk_compile if stats.engine == "BLENDER_EEVEE" else 0.0
+
+
+@dataclass(frozen=True)
+class ProbeFrame:
+    """One probed frame: rendered at `pixels` and `samples` in `seconds` on this machine.
+
+    The first probed frame also carries `low_seconds`: the same render at `low_samples`.
+    """
+
+    frame: int
+    pixels: int
+    samples: int
+    seconds: float
+    low_samples: int | None = None
+    low_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    frames: tuple[ProbeFrame, ...]
+    local_score: int          # this machine's benchmark score: local seconds x score / 100 = reference-seconds
+    warmup_seconds: float     # EEVEE: the first render (shader compilation); Cycles: 0
+    wall_seconds: float       # the whole probe process, Blender start and scene load included
+
+    @property
+    def render_seconds(self) -> float:
+        """What the probe's renders cost on this machine (its cost against the full render)."""
+        return self.warmup_seconds + sum(f.seconds + (f.low_seconds or 0) for f in self.frames)
+
+    def once_reference_seconds(self) -> float:
+        """The per-chunk one-time cost the probe saw (EEVEE's shader compile), in reference-seconds."""
+        first = self.frames[0]
+        if not self.warmup_seconds or first.low_seconds is None:
+            return 0.0
+        return max(0.0, self.warmup_seconds - first.low_seconds) * self.local_score / 100
+
+
+def probe_frame_seconds(stats: SceneStats, probe: ProbeResult, costs: CostModel = DEFAULT_COSTS) -> list[float]:
+    """Reference-seconds of each frame, scaled from the probe's timings to the full settings.
+
+    The first probed frame's two timings at `low_samples` and `samples` give the cost per sample (per
+    sample-pixel for Cycles) and the rest (sync, BVH build, textures, per-render overhead; for EEVEE also
+    the per-frame passes), which is paid once per frame whatever the settings. The full frame is the rest
+    plus the sample cost at the full pixels x (effective) samples, plus the modelled denoise. A later
+    probed frame scales the first frame's full cost by its time over the first frame's at the same
+    settings. Frames between probed ones are interpolated linearly.
+    """
+    validate(stats)
+    if not probe.frames or probe.frames[0].low_seconds is None or probe.frames[0].low_samples is None:
+        raise EstimateError("the probe's first frame lacks its two timings; run the probe again")
+    to_reference = probe.local_score / 100
+    first = probe.frames[0]
+    spread = max(1, first.samples - first.low_samples)
+    per_sample = max(0.0, first.seconds - first.low_seconds) / spread      # local seconds per sample
+    rest = max(0.0, first.low_seconds - per_sample * first.low_samples)
+    if stats.engine == "CYCLES":
+        full = rest + per_sample / first.pixels * stats.pixels * effective_samples(stats, costs)
+    else:  # probed at full resolution
+        full = rest + per_sample * stats.samples
+    points = {first.frame: full}
+    for p in probe.frames[1:]:
+        points[p.frame] = full * p.seconds / first.seconds
+    return [s * to_reference + denoise_cost(stats, costs) for s in _interpolate(points, stats.frames)]
+
+
+@dataclass(frozen=True)
+class ProviderQuote:
+    """A provider as the estimate needs it (from get-provider, or typed in by the user)."""
+
+    address: str
+    benchmark_score: int
+    price_per_unit: int     # micro-STX per complexity unit (reference-second)
+    gpu_count: int = 1      # chunks it renders at once
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    provider: str
+    frame_start: int
+    frame_end: int
+    reference_seconds: float
+    predicted_seconds: float        # on this provider, startup included
+    complexity: int
+    reward: int                     # micro-STX
+    estimated_duration: int         # seconds, predicted x safety factor, within the chain's bounds
+
+    @property
+    def render_deadline_seconds(self) -> int:
+        """Seconds after start until the contract's render deadline."""
+        return RENDER_TIME_FACTOR * self.estimated_duration
+
+    def to_chunk(self, scene_hash: bytes) -> Chunk:
+        return Chunk(provider=self.provider, reward=self.reward, complexity=self.complexity,
+                     estimated_duration=self.estimated_duration, scene_hash=scene_hash,
+                     frame_start=self.frame_start, frame_end=self.frame_end)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    source: str                            # "features" or "probe"
+    frame_seconds: tuple[float, ...]       # reference-seconds of each frame of the range
+    total_reference_seconds: float         # frames only
+    complexity: int                        # the whole job's complexity (sum of the chunks', overheads included)
+    chunk_overhead_seconds: float          # reference-seconds each chunk adds: Blender start, scene load, compile
+    safety_factor: float
+    chunks: tuple[ChunkPlan, ...] = ()     # empty when no provider was given
+    wall_seconds: float | None = None      # all chunks in parallel on the chosen providers
+    cost_micro_stx: int | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def per_frame_reference_seconds(self) -> float:
+        return self.total_reference_seconds / len(self.frame_seconds)
+
+
+def _chunk_ranges(frames: range, count: int) -> list[range]:
+    count = max(1, min(count, len(frames)))
+    size, extra = divmod(len(frames), count)
+    out, start = [], 0
+    for i in range(count):
+        end = start + size + (1 if i < extra else 0)
+        out.append(frames[start:end])
+        start = end
+    return out
+
+
+def plan(stats: SceneStats, frame_seconds: list[float], providers: tuple[ProviderQuote, ...] = (), *,
+         source: str = "features", once: float = 0.0, safety_factor: float = DEFAULT_SAFETY_FACTOR,
+         chunks: int = 0) -> Estimate:
+    """Chunks over the providers' GPUs, predicted wall time, chain fields and cost from per-frame costs.
+
+    Chunks are contiguous frame ranges (`chunks` of them, by default one per GPU offered, at most the
+    chain's batch size); each goes to the GPU slot that would finish it earliest, so faster providers
+    take more. A chunk's complexity and predicted time include its overhead (CHUNK_STARTUP_SECONDS plus
+    `once`, e.g. EEVEE's shader compile): the provider spends that time too. Its estimated-duration is the
+    predicted seconds times the safety factor, so the contract's render deadline is 2 x that.
+    """
+    validate(stats)
+    if safety_factor < 1:
+        raise EstimateError("the safety factor must be at least 1 (deadlines below the prediction expire)")
+    frames = stats.frames
+    total = float(sum(frame_seconds))
+    notes = []
+    overhead = CHUNK_STARTUP_SECONDS + once
+    if not providers:
+        return Estimate(source, tuple(frame_seconds), total, math.ceil(total + overhead), overhead, safety_factor,
+                        notes=("no provider chosen: give scores and prices to see wall time and cost",))
+    for p in providers:
+        if p.benchmark_score <= 0 or p.gpu_count <= 0 or p.price_per_unit < 0:
+            raise EstimateError(f"provider {p.address}: score and GPU count must be positive, price not negative")
+    slots = [p for p in providers for _ in range(p.gpu_count)]
+    count = min(MAX_BATCH, len(frames), chunks or len(slots))
+    if len(frame_seconds) != len(frames):
+        raise EstimateError(f"{len(frame_seconds)} frame costs for {len(frames)} frames")
+    by_frame = dict(zip(frames, frame_seconds, strict=True))
+    busy = [0.0] * len(slots)
+    planned = []
+    # Most expensive chunk first onto the slot that finishes it earliest (longest-processing-time rule).
+    ranges = sorted(_chunk_ranges(frames, count), key=lambda r: -sum(by_frame[f] for f in r))
+    for frame_range in ranges:
+        work = sum(by_frame[f] for f in frame_range)
+        ends = [busy[i] + predicted_seconds(work + overhead, s.benchmark_score) for i, s in enumerate(slots)]
+        best = min(range(len(slots)), key=ends.__getitem__)
+        seconds = ends[best] - busy[best]
+        busy[best] = ends[best]
+        duration = math.ceil(seconds * safety_factor)
+        if duration > MAX_DURATION:
+            raise EstimateError(f"frames {frame_range[0]}-{frame_range[-1]} would take {seconds / 3600:.0f} h on "
+                                f"{slots[best].address}: more than the chain's 7-day limit; use more chunks "
+                                "or faster providers")
+        complexity = math.ceil(work + overhead)
+        planned.append(ChunkPlan(slots[best].address, frame_range[0], frame_range[-1], work, seconds, complexity,
+                                 max(1, complexity * slots[best].price_per_unit), max(MIN_DURATION, duration)))
+    planned.sort(key=lambda c: c.frame_start)
+    raised = [c for c in planned if c.predicted_seconds * safety_factor < MIN_DURATION]
+    if raised:
+        notes.append(f"{len(raised)} of {len(planned)} chunks: estimated duration raised to the chain's "
+                     f"{MIN_DURATION} s minimum")
+    return Estimate(source, tuple(frame_seconds), total, sum(c.complexity for c in planned), overhead, safety_factor,
+                    tuple(planned), max(busy), sum(c.reward for c in planned), tuple(notes))
+
+
+def estimate_scene(stats: SceneStats, providers: tuple[ProviderQuote, ...] = (), *,
+                   safety_factor: float = DEFAULT_SAFETY_FACTOR, probe: ProbeResult | None = None,
+                   chunks: int = 0) -> Estimate:
+    """The panel's and CLI's one call: the estimate of a scene from its stats (and a probe, if run)."""
+    if probe is None:
+        seconds, source, once = feature_frame_seconds(stats), "features", once_seconds(stats)
+    else:
+        seconds, source, once = probe_frame_seconds(stats, probe), "probe", probe.once_reference_seconds()
+    return plan(stats, seconds, providers, source=source, once=once, safety_factor=safety_factor, chunks=chunks)

@@ -1,0 +1,194 @@
+"""The estimate: invariants of the model and the chain plan (no timing), stats and probe on real scenes."""
+
+import argparse
+import dataclasses
+import json
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from addon.commands import estimate as command
+from addon.farm import estimate as e
+from addon.farm.blend_stats import parse_frames, read_blend_stats
+from addon.farm.probe import probe_settings, run_probe
+from addon.stacks.c32 import c32_address
+from tests.estimate_corpus import build_corpus
+
+PROVIDER = c32_address(26, bytes(20))  # a testnet single-sig address
+
+
+def stats(**changes) -> e.SceneStats:
+    base = e.SceneStats(engine="CYCLES", resolution_x=320, resolution_y=180, resolution_percentage=100, samples=64,
+                        frame_start=1, frame_end=24,
+                        content=(e.FrameContent(1, 50_000, 10, 3), e.FrameContent(24, 200_000, 40, 5)))
+    return replace(base, **changes)
+
+
+def probe(**changes) -> e.ProbeResult:
+    first = e.ProbeFrame(1, pixels=800, samples=8, seconds=0.30, low_samples=2, low_seconds=0.12)
+    later = e.ProbeFrame(24, pixels=800, samples=8, seconds=0.45)
+    return replace(e.ProbeResult((first, later), local_score=100, warmup_seconds=0.0, wall_seconds=3.0), **changes)
+
+
+def total(s: e.SceneStats, with_probe: bool) -> float:
+    return e.estimate_scene(s, probe=probe() if with_probe else None).total_reference_seconds
+
+
+@pytest.mark.parametrize("with_probe", [False, True])
+@pytest.mark.parametrize("field_name, values", [
+    ("samples", [1, 16, 64, 256, 4096]), ("resolution_x", [16, 320, 1920]), ("resolution_y", [9, 180, 1080]),
+    ("resolution_percentage", [10, 50, 100, 200]), ("frame_end", [1, 2, 24, 250]),
+])
+def test_estimate_grows_with_samples_resolution_and_frames(with_probe, field_name, values):
+    totals = [total(stats(**{field_name: v}), with_probe) for v in values]
+    assert all(a < b for a, b in zip(totals, totals[1:], strict=False)), totals
+
+
+@pytest.mark.parametrize("engine", ["CYCLES", "BLENDER_EEVEE", "BLENDER_WORKBENCH"])
+def test_every_engine_grows_with_samples(engine):
+    totals = [total(stats(engine=engine, samples=n), False) for n in (1, 8, 64)]
+    assert totals[0] < totals[1] < totals[2]
+
+
+def test_heavier_features_cost_more():
+    plain = total(stats(), False)
+    for heavier in (stats(motion_blur=True), stats(texture_bytes=1 << 30), stats(max_bounces=24),
+                    stats(denoiser="OPENIMAGEDENOISE"),
+                    stats(content=(e.FrameContent(1, 50_000, 10, 3, volumes=1), e.FrameContent(24, 200_000, 40, 5))),
+                    stats(content=(e.FrameContent(1, 50_000, 10, 300), e.FrameContent(24, 200_000, 40, 300)))):
+        assert total(heavier, False) > plain
+    assert total(stats(adaptive_sampling=True, adaptive_threshold=0.05), False) < plain
+
+
+def test_content_changing_across_the_range_is_interpolated():
+    seconds = e.feature_frame_seconds(stats())
+    assert len(seconds) == 24 and all(a < b for a, b in zip(seconds, seconds[1:], strict=False))
+    by_probe = e.probe_frame_seconds(stats(), probe())
+    assert by_probe[-1] == pytest.approx(by_probe[0] * 0.45 / 0.30)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (stats(frame_start=10, frame_end=9), "holds no frame"),
+    (stats(content=(e.FrameContent(1, 0, 0, 2),)), "the scene is empty"),
+    (stats(samples=0), "samples are zero"),
+    (stats(resolution_percentage=0), "resolution is zero"),
+    (stats(has_camera=False), "no camera"),
+])
+def test_unrenderable_scenes_are_refused_with_what_to_change(bad, message):
+    with pytest.raises(e.EstimateError, match=message):
+        e.estimate_scene(bad)
+    with pytest.raises(e.EstimateError, match=message):
+        e.estimate_scene(bad, probe=probe())
+
+
+providers = st.lists(st.builds(e.ProviderQuote, st.sampled_from([PROVIDER, "ST2", "ST3"]),
+                               st.integers(1, 5000), st.integers(0, 10_000), st.integers(1, 8)), min_size=1, max_size=4)
+
+
+@settings(max_examples=150, deadline=None)
+@given(providers=providers, samples=st.integers(1, 4096), frames=st.integers(1, 400),
+       factor=st.floats(1.0, 4.0), chunks=st.integers(0, 120))
+def test_chunks_meet_the_chain_and_deadlines_exceed_the_prediction_by_the_factor(providers, samples, frames, factor,
+                                                                                 chunks):
+    s = stats(samples=samples, frame_end=frames, resolution_x=64, resolution_y=36)
+    try:
+        result = e.estimate_scene(s, tuple(providers), safety_factor=factor, chunks=chunks)
+    except e.EstimateError as exc:  # only when a chunk cannot fit the chain's 7 days
+        assert "7-day" in str(exc)
+        return
+    covered = [f for c in result.chunks for f in range(c.frame_start, c.frame_end + 1)]
+    assert covered == list(s.frames) and len(result.chunks) <= e.MAX_BATCH
+    by_address = {p.address: p for p in providers}
+    for c in result.chunks:
+        assert c.estimated_duration >= c.predicted_seconds * factor
+        assert c.render_deadline_seconds == e.RENDER_TIME_FACTOR * c.estimated_duration
+        assert e.MIN_DURATION <= c.estimated_duration <= e.MAX_DURATION
+        assert c.complexity >= c.reference_seconds and c.complexity >= 1
+        assert c.reward >= c.complexity * min(p.price_per_unit for p in providers if p.address == c.provider)
+        assert c.provider in by_address
+    assert result.complexity == sum(c.complexity for c in result.chunks) >= result.total_reference_seconds
+    assert result.cost_micro_stx == sum(c.reward for c in result.chunks)
+    assert result.wall_seconds >= max(c.predicted_seconds for c in result.chunks)
+
+
+def test_plan_gives_the_faster_provider_more_frames_and_chunks_for_the_chain():
+    fast, slow = e.ProviderQuote(PROVIDER, 400, 30), e.ProviderQuote("ST2", 100, 10)
+    result = e.estimate_scene(stats(frame_end=240), (fast, slow), chunks=10)
+    frames = {p: sum(c.frame_end - c.frame_start + 1 for c in result.chunks if c.provider == p)
+              for p in (PROVIDER, "ST2")}
+    assert frames[PROVIDER] > frames["ST2"]
+    chunk = next(c for c in result.chunks if c.provider == PROVIDER).to_chunk(bytes(32))
+    assert chunk.to_clarity()  # encodes as create-jobs takes it
+    assert chunk.reward == chunk.complexity * 30
+
+
+def test_a_chunk_longer_than_the_chain_allows_is_refused():
+    huge = stats(samples=4096, resolution_x=3840, resolution_y=2160, frame_end=2000)
+    with pytest.raises(e.EstimateError, match="7-day limit"):
+        e.estimate_scene(huge, (e.ProviderQuote("ST2", 1, 1),))
+    with pytest.raises(e.EstimateError, match="safety factor"):
+        e.estimate_scene(stats(), (e.ProviderQuote("ST2", 100, 1),), safety_factor=0.5)
+
+
+def test_frames_argument():
+    assert parse_frames("1-250") == (1, 250) and parse_frames("7") == (7, 7) and parse_frames("-5--2") == (-5, -2)
+    with pytest.raises(e.EstimateError, match="expected A-B"):
+        parse_frames("1..3")
+
+
+# Real scenes: built by code, read in a child Blender with scripts off.
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    return build_corpus(tmp_path_factory.mktemp("corpus"), ["tiny", "long_animation", "hair", "instances", "empty"])
+
+
+def _cli(*argv) -> tuple[int, argparse.Namespace]:
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    args = parser.parse_args([str(a) for a in argv])
+    return command.run(args), args
+
+
+def test_stats_from_the_evaluated_depsgraph(scenes):
+    long = read_blend_stats(scenes["long_animation"])
+    assert [c.frame for c in long.content] == [1, 20, 40]
+    assert long.content[0].triangles < long.content[1].triangles < long.content[2].triangles  # copies grow
+    assert read_blend_stats(scenes["hair"]).content[0].hair_strands == 20_000
+    instances = read_blend_stats(scenes["instances"]).content[0]
+    assert instances.instances > 1500 and instances.unique_triangles < instances.triangles
+    assert read_blend_stats(scenes["tiny"], (5, 9)).frames == range(5, 10)
+
+
+def test_command_refuses_an_empty_scene_and_zero_frames(scenes, capsys):
+    assert _cli(scenes["empty"])[0] == 2
+    assert "the scene is empty" in capsys.readouterr().err
+    assert _cli(scenes["tiny"], "--frames", "3-2")[0] == 2
+    assert "holds no frame" in capsys.readouterr().err
+    assert _cli(scenes["tiny"].with_name("missing.blend"))[0] == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_command_probe_json_plans_chunks_for_the_chain(scenes, capsys):
+    code, _ = _cli(scenes["long_animation"], "--probe", "--local-score", "100", "--json",
+                   "--provider", f"250:40:2:{PROVIDER}", "--provider", "100:10", "--safety-factor", "2")
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    result = report["estimate"]
+    assert result["source"] == "probe" and len(result["frame_seconds"]) == 40 and result["safety_factor"] == 2
+    assert all(s > 0 for s in result["frame_seconds"])
+    assert {c["provider"] for c in result["chunks"]} <= {PROVIDER, "provider-100-10"}
+    for c in result["chunks"]:
+        assert c["estimated_duration"] >= 2 * c["predicted_seconds"]
+
+
+def test_probe_renders_the_scenes_own_frames(scenes):
+    s = read_blend_stats(scenes["long_animation"])
+    percentage, samples, frames = probe_settings(s)
+    assert percentage < 100 and samples < s.samples and len(frames) == 3 and (frames[0], frames[-1]) == (1, 40)
+    result = run_probe(scenes["long_animation"], s, local_score=100)
+    assert [f.frame for f in result.frames] == frames and result.frames[0].low_seconds > 0
+    assert all(f.seconds > 0 for f in result.frames)
+    assert dataclasses.asdict(e.estimate_scene(s, probe=result))["source"] == "probe"
