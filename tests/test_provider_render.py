@@ -1,4 +1,5 @@
-"""The provider renders untrusted scenes in real Blender without ever running the scene's scripts."""
+"""The provider renders chunks of untrusted scenes in real Blender (sandboxed) without ever running the
+scene's scripts, holds every frame to its caps, and resumes a chunk from its next unfinished frame."""
 
 import subprocess
 import sys
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server.provider.render import RenderError, render_frame
+from server.provider.render import RenderError, RenderLimits, render_chunk, render_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,19 +62,21 @@ def test_scene_scripts_never_run(tmp_path):
     assert list(tmp_path.glob("marker*")), "control failed: the scene's scripts did not run even when allowed"
 
 
-def test_a_frame_over_its_time_cap_is_stopped(sample, tmp_path):
+def test_a_scene_that_does_not_open_in_time_is_stopped(sample, tmp_path):
     # 0.2 s is less than Blender needs even to start, on any machine.
-    with pytest.raises(RenderError, match="took longer than 0.2 s"):
-        render_frame(sample, 1, tmp_path, time_cap=0.2)
+    with pytest.raises(RenderError, match="frame 1 failed \\(twice\\): Blender did not open the scene within 0.2 s"):
+        render_chunk(sample, [1, 2], tmp_path / "out", job_root=sample.parent, limits=RenderLimits(load_seconds=0.2))
+    assert not list((tmp_path / "out").iterdir())
 
 
-def test_a_frame_over_its_memory_cap_is_stopped(sample, tmp_path):
-    with pytest.raises(RenderError, match="ran out of its memory cap \\(200 MiB\\)"):
-        render_frame(sample, 1, tmp_path, memory_cap=200 << 20)
+def test_a_process_over_its_memory_cap_is_stopped(sample, tmp_path):
+    # 64 MiB is less than bpy needs to load, whether the cap is a cgroup or RLIMIT_AS.
+    with pytest.raises(RenderError, match="frame 1 failed \\(twice\\): Blender ran out of its memory cap \\(64 MiB"):
+        render_chunk(sample, [1], tmp_path / "out", job_root=sample.parent, limits=RenderLimits(memory_bytes=64 << 20))
 
 
-def test_a_broken_file_gives_a_clear_error(tmp_path):
+def test_a_broken_file_gives_a_clear_error_at_once(tmp_path):
     broken = tmp_path / "broken.blend"
     broken.write_bytes(b"BLENDER-not really")
-    with pytest.raises(RenderError, match="frame 1 failed"):
+    with pytest.raises(RenderError, match="frame 1 failed: Blender could not open broken.blend .* damaged"):
         render_frame(broken, 1, tmp_path / "out")
