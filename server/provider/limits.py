@@ -159,12 +159,14 @@ class MemoryCap:
         if self.group is None:
             return
         self.kill_all()
-        for _ in range(50):
+        for attempt in range(50):
             try:
                 self.group.rmdir()
                 break
             except FileNotFoundError:
                 break
-            except OSError:  # EBUSY while the last process is still exiting
+            except OSError as e:  # EBUSY while the last process is still exiting
+                if attempt == 49:
+                    log.warning("could not remove the render cgroup %s: %s", self.group, e)
                 time.sleep(0.1)
         self.group = None
