@@ -73,7 +73,7 @@ def provider_public_key(account) -> bytes:
 
 
 def agent_config(devnet, farm, data_dir: Path, **overrides) -> AgentConfig:
-    base = dict(node_url=devnet.url, contract_id=farm.contract_id, data_dir=data_dir, sandbox=False,
+    base = dict(node_url=devnet.url, contract_id=farm.contract_id, data_dir=data_dir, sandbox=True,
                 min_accept_seconds=60, poll_seconds=0.2, bond=10 * STX, retry_max_seconds=2.0)
     return AgentConfig(**(base | overrides))
 
@@ -157,7 +157,7 @@ class AgentProcess:
         self.args = [sys.executable, "-m", "server", "provider", "run", "--key-file", str(key), "--node", node_url,
                      "--contract", contract_id, "--relay", relay_url, "--data-dir", str(data_dir),
                      "--log-format", "json", "--no-progress", "--poll-seconds", "0.2", "--benchmark-score", "100",
-                     "--no-sandbox", *extra]
+                     *extra]
         self.log_path = data_dir.parent / f"{data_dir.name}-agent.log"
         self.proc: subprocess.Popen | None = None
         self._offset = 0
