@@ -82,8 +82,9 @@ class AgentThread:
     """An Agent running in a thread of the test process; `events` collects what it reported."""
 
     def __init__(self, config: AgentConfig, private_key: str, **kwargs):
-        self.events: list[tuple[str, str, dict]] = []
-        self.agent = Agent(config, private_key, on_event=lambda *e: self.events.append(e), **kwargs)
+        self.events: list[tuple[str, str, dict, float]] = []  # (event, message, fields, time.monotonic())
+        self.agent = Agent(config, private_key, on_event=lambda *e: self.events.append((*e, time.monotonic())),
+                           **kwargs)
         self.thread = threading.Thread(target=self.agent.run, daemon=True)
 
     def __enter__(self):

@@ -97,6 +97,7 @@ class AgentConfig:
     withdraw_above: int | None = None  # micro-STX of earnings that trigger a withdraw; None: on demand
     # pacing
     poll_seconds: float = 0.5
+    busy_poll_seconds: float = 2.0
     heartbeat_seconds: float = 30.0
     retry_max_seconds: float = 30.0
 
@@ -168,7 +169,10 @@ class Agent:
                         raise
                     self._wait_retry("watch the chain", cause, 0)
                     continue
-                self._stop.wait(self.config.poll_seconds)
+                # Every GPU busy: nothing new can start, so look less often (the chain's node and this
+                # process would otherwise take CPU from the render); claims can wait a second or two.
+                busy = self._busy() >= self.config.gpu_count
+                self._stop.wait(self.config.busy_poll_seconds if busy else self.config.poll_seconds)
         finally:
             self._stop.set()
             for worker in list(self._workers.values()):
@@ -293,6 +297,9 @@ class Agent:
 
     def serve(self, job: Job) -> None:
         job_id = job.job_id
+        if job_id not in self.views:
+            self.emit("job_seen", f"job {job_id}: assigned to this provider ({job.status.name.lower()})",
+                      job_id=job_id, status=job.status.name.lower())
         view = self.views.setdefault(job_id, JobView(job_id, "checking", len(_frames(job))))
         relay_url = self.relay_for(job)
         if relay_url is None:
