@@ -167,10 +167,14 @@ def _contract(args) -> str:
     return next(a["address"] for a in accounts if a["name"] == "deployer") + ".render-farm"
 
 
-def _farm(args, journal=None):
+def _farm(args, *, journaled: bool = True):
+    """The contract; chain writes go through the agent's journal in --data-dir, so a command run while
+    the agent runs takes the next free nonce and is remembered like the agent's own writes."""
     from addon.farm.contract import RenderFarm
+    from addon.farm.tx_journal import TxJournal
     from addon.stacks.api import StacksClient
 
+    journal = TxJournal(args.data_dir / "agent.sqlite") if journaled else None
     return RenderFarm(StacksClient(args.network, api_url=args.node), _contract(args), journal=journal)
 
 
@@ -282,7 +286,7 @@ def cmd_status(args) -> int:
     from addon.farm.keystore import load_keystore
 
     address = load_keystore(args.key_file).address  # no passphrase needed to look
-    farm = _farm(args)
+    farm = _farm(args, journaled=False)
     provider = farm.get_provider(address)
     table = Table(title=f"provider {address}")
     table.add_column("what")
