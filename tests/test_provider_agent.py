@@ -10,6 +10,7 @@ import pytest
 from addon.farm.contract import JobStatus
 from addon.farm.manifest import SceneFile
 from addon.farm.requester import Requester
+from addon.farm.tx_journal import TxJournal
 from server.provider import state as S
 from server.provider.render import render_frame
 from server.relay.local import RelayProcess
@@ -61,6 +62,9 @@ def test_job_is_picked_up_rendered_uploaded_and_paid(world, farm, devnet, relay,
         wait_status(farm, job_id, JobStatus.SUBMITTED, run=run)
         uploaded = [e for e in run.events if e[0] == "frame_uploaded" and e[2]["job_id"] == job_id]
         assert [e[2]["frame"] for e in uploaded] == [1, 2, 3]  # each frame as it finished
+        beats = requester.relay.jobs.progress(job_id).events  # a heartbeat per uploaded frame
+        assert [(b.frames_done, b.frames_total) for b in beats][-3:] == [(1, 3), (2, 3), (3, 3)]
+        assert beats[-1].eta_seconds == 0
         review = requester.review(job_id)
         assert review.complete and sorted(review.previews) == [1, 2, 3]
         assert all(p.startswith(b"\x89PNG") for p in review.previews.values())
@@ -80,10 +84,18 @@ def test_job_is_picked_up_rendered_uploaded_and_paid(world, farm, devnet, relay,
     *diffs, control = max_pixel_differences([*zip(frames, direct, strict=True), (frames[0], direct[2])])
     assert all(d <= PIXEL_TOLERANCE for d in diffs), diffs
     assert control > 10 * PIXEL_TOLERANCE  # the comparison does see a different frame (the cube turns)
-    # Nothing of the agent's chain writes is left pending.
     state_db = S.AgentState(tmp_path / "agent", provider.private_key)
     assert state_db.job(job_id).phase in (S.CLAIMED, S.CLOSED)
     assert len(state_db.uploaded_frames(job_id)) == 3
+    journal = TxJournal(state_db.path)  # every chain write of the agent, settled
+    assert journal.pending() == []
+    assert [e.function for e in journal.entries()] == ["register-provider", "start-job", "submit-result", "claim",
+                                                        "set-availability"]
+    assert all(e.status == "success" for e in journal.entries())
+    # r is in the state file only sealed: its bytes appear nowhere in it.
+    r = farm.get_job(job_id).secret
+    for path in (tmp_path / "agent").glob("agent.sqlite*"):
+        assert r not in path.read_bytes() and r.hex().encode() not in path.read_bytes()
 
 
 def test_jobs_it_cannot_serve_are_declined(world, farm, devnet, relay, scene, requester, tmp_path):

@@ -107,3 +107,18 @@ def test_json_logs_are_one_object_per_line(tmp_path, world, farm, devnet):
     assert "registering" in events and "ready" in events and events[-1] == "availability"
     assert all(set(line) >= {"ts", "level", "event", "message"} for line in lines)
     assert not farm.get_provider(account.address).available
+
+
+def test_live_view_lists_jobs_with_their_progress():
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from server.provider.agent import JobView
+    from server.provider.cli import _view
+
+    agent = SimpleNamespace(address="ST1PROVIDER", views={7: JobView(7, "rendering", 24, rendered=5, uploaded=4)})
+    console = Console(record=True, width=120)
+    console.print(_view(agent))
+    text = console.export_text()
+    assert "ST1PROVIDER" in text and "rendering" in text and "5/24" in text and "4/24" in text
