@@ -268,7 +268,7 @@ def main(argv=None) -> int:
     shutil.rmtree(relay_data, ignore_errors=True)
     limits = ["--rate", "1000000", "--burst", "1000000", "--log-level", "warning"]
     relay = RelayProcess(relay_data, extra_args=limits + ["--jobs-table", str(work / "jobs.sqlite3")])
-    from addon.farm.authority import TableJobAuthority
+    from server.relay.authority import TableJobAuthority
 
     TableJobAuthority(str(work / "jobs.sqlite3"))
     relay.start()

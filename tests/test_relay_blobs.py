@@ -8,7 +8,7 @@ import pytest
 
 from addon.farm import crypto
 from addon.farm.hash_cache import HashCache
-from addon.farm.relay_client import RelayClient, RelayRequestError
+from addon.farm.relay_client import RelayClient, RelayRefused
 from addon.stacks.keys import make_private_key
 from server.relay.local import RelayHarness
 
@@ -148,7 +148,7 @@ def test_corrupted_upload_is_refused_and_never_visible(client):
     response = _raw_upload(client, blob_id, len(good), bytes(bad))
     assert response.status_code == 422 and response.json()["error"]["code"] == "hash_mismatch"
     assert client.missing([blob_id]) == [blob_id]
-    with pytest.raises(RelayRequestError) as err:
+    with pytest.raises(RelayRefused) as err:
         client.download_blob(blob_id, open(os.devnull, "wb"))
     assert err.value.status == 404
     # The refused session is gone: a correct upload starts from zero and succeeds.

@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from addon.farm.contract import Chunk, RenderFarm
-from addon.farm.relay_client import RelayClient, RelayRequestError
+from addon.farm.relay_client import RelayClient, RelayRefused
 from server.relay.local import RelayProcess
 from tests.conftest_devnet import devnet, devnet_accounts, devnet_client  # noqa: F401 - fixtures
 
@@ -55,7 +55,7 @@ def test_parties_come_from_the_contract(chain_job):
         _client(relay, who["provider"]) as pc,
         _client(relay, who["stranger"]) as sc,
     ):
-        with pytest.raises(RelayRequestError) as err:
+        with pytest.raises(RelayRefused) as err:
             rc.jobs.put_scene_manifest(job_id, b"not the committed manifest", [])
         assert err.value.code == "manifest_hash_mismatch"
         rc.jobs.put_scene_manifest(job_id, manifest, [])
@@ -67,10 +67,10 @@ def test_parties_come_from_the_contract(chain_job):
             lambda: rc.jobs.post_progress(job_id, 2, 10),
             lambda: sc.jobs.post_progress(job_id, 2, 10),
         ):
-            with pytest.raises(RelayRequestError) as err:
+            with pytest.raises(RelayRefused) as err:
                 call()
             assert err.value.status == 403
-        with pytest.raises(RelayRequestError) as err:
+        with pytest.raises(RelayRefused) as err:
             rc.jobs.get_scene_manifest(job_id + 10_000)
         assert err.value.status == 404 and err.value.code == "no_job"
 

@@ -13,7 +13,7 @@ import pytest
 
 from addon.farm import crypto
 from addon.farm import relay_protocol as proto
-from addon.farm.relay_client import RelayClient, RelayRequestError
+from addon.farm.relay_client import RelayClient, RelayRefused
 from addon.stacks.keys import address_from_private_key, make_private_key, public_key_from_private_key
 from server.relay.local import RelayHarness
 
@@ -62,7 +62,7 @@ def test_scene_travels_encrypted_from_requester_to_provider(env, tmp_path):
 
 def test_manifest_must_reference_existing_blobs(env):
     _, (_, rc), _ = env
-    with pytest.raises(RelayRequestError) as err:
+    with pytest.raises(RelayRefused) as err:
         rc.jobs.put_scene_manifest(JOB, b"x", ["e" * 64])
     assert err.value.status == 409 and err.value.details["missing"] == ["e" * 64]
 
@@ -76,7 +76,7 @@ def test_manifest_hash_committed_on_chain_is_enforced(env):
         address_from_private_key(provider, "testnet"),
         hashlib.sha256(good).digest(),
     )
-    with pytest.raises(RelayRequestError) as err:
+    with pytest.raises(RelayRefused) as err:
         rc.jobs.put_scene_manifest(22, b"something else", [])
     assert err.value.code == "manifest_hash_mismatch"
     assert rc.jobs.put_scene_manifest(22, good, []).sha256 == hashlib.sha256(good).hexdigest()
@@ -88,7 +88,7 @@ def test_previews_and_result_manifest(env):
     pc.jobs.put_preview(JOB, "frame_0002.jpg", b"jpeg-ciphertext-2")
     assert [p.name for p in rc.jobs.list_previews(JOB)] == ["frame_0001.jpg", "frame_0002.jpg"]
     assert rc.jobs.get_preview(JOB, "frame_0002.jpg") == b"jpeg-ciphertext-2"
-    with pytest.raises(RelayRequestError) as err:
+    with pytest.raises(RelayRefused) as err:
         pc.jobs.put_preview(JOB, "../../etc/passwd", b"x")
     assert err.value.status in (404, 422)
     summary = rc.jobs.summary(JOB)

@@ -13,7 +13,8 @@ from addon.stacks.errors import StacksError
 from . import contract_errors
 from .crypto import DecryptionError
 from .errors import AuthorizationError, ChainError, FarmError, IntegrityError, RelayError
-from .relay_transport import RelayRequestError, RelayUnavailable
+from .relay_blobs import CorruptDownload
+from .relay_errors import NotAuthorized, RelayRefused, RelayUnavailable
 
 _WRONG_PARTY = (contract_errors.NotRequester, contract_errors.NotProvider, contract_errors.SelfAssignment)
 
@@ -26,12 +27,12 @@ def translated(doing: str):
         raise
     except RelayUnavailable as exc:
         raise RelayError(f"{doing}: {exc}") from exc
-    except RelayRequestError as exc:
-        if exc.status == 403:
-            raise AuthorizationError(f"{doing}: {exc.message or exc}") from exc
-        if exc.code == "corrupt_download":
-            raise IntegrityError(f"{doing}: {exc.message}; fetch it again") from exc
+    except NotAuthorized as exc:
+        raise AuthorizationError(f"{doing}: {exc.message}") from exc
+    except RelayRefused as exc:
         raise RelayError(f"{doing}: {exc}") from exc
+    except CorruptDownload as exc:
+        raise IntegrityError(f"{doing}: {exc}; nothing was kept, fetch it again") from exc
     except _WRONG_PARTY as exc:
         raise AuthorizationError(f"{doing}: {exc}") from exc
     except StacksError as exc:

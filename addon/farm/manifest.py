@@ -13,6 +13,7 @@ unsafe package path raises ManifestError naming the field. docs/manifests.md doc
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import json
 import re
@@ -38,6 +39,25 @@ _WINDOWS_DRIVE = re.compile(r"[A-Za-z]:")
 
 
 # ---- documents --------------------------------------------------------------------------------------
+
+
+class _Document(abc.ABC):
+    """Strict JSON form shared by both manifests; each names its FORMAT and checks its own values."""
+
+    FORMAT = ""
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(dataclasses.asdict(self), separators=(",", ":"), sort_keys=True).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes):
+        document = _from_bytes(cls, data, cls.FORMAT)
+        document.check()
+        return document
+
+    @abc.abstractmethod
+    def check(self) -> None:
+        """Raise ManifestError for a value its type allows but the format does not."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +92,7 @@ class RenderSettings:
 
 
 @dataclass(frozen=True)
-class SceneManifest:
+class SceneManifest(_Document):
     requester: str  # addresses of the two parties: the provider refuses a manifest not made for it
     provider: str
     blender_version: str  # "5.0.1": the provider renders with this Blender or declines
@@ -89,14 +109,10 @@ class SceneManifest:
                 return item
         raise KeyError(path)
 
-    def to_bytes(self) -> bytes:
-        return _to_bytes(self)
+    FORMAT = SCENE_FORMAT
 
-    @classmethod
-    def from_bytes(cls, data: bytes) -> SceneManifest:
-        manifest = _from_bytes(cls, data, SCENE_FORMAT)
-        _check_scene(manifest)
-        return manifest
+    def check(self) -> None:
+        _check_scene(self)
 
 
 @dataclass(frozen=True)
@@ -115,21 +131,17 @@ class Preview:
 
 
 @dataclass(frozen=True)
-class ResultManifest:
+class ResultManifest(_Document):
     job_id: int
     frames: list[ResultFrame]
     previews: list[Preview] = field(default_factory=list)
     format: str = RESULT_FORMAT
     version: int = VERSION
 
-    def to_bytes(self) -> bytes:
-        return _to_bytes(self)
+    FORMAT = RESULT_FORMAT
 
-    @classmethod
-    def from_bytes(cls, data: bytes) -> ResultManifest:
-        manifest = _from_bytes(cls, data, RESULT_FORMAT)
-        _check_result(manifest)
-        return manifest
+    def check(self) -> None:
+        _check_result(self)
 
 
 # ---- package paths ----------------------------------------------------------------------------------
@@ -228,10 +240,6 @@ def _open_sealed(envelope: bytes, shared: bytes, salt: bytes) -> SceneManifest:
 
 
 # ---- strict JSON ------------------------------------------------------------------------------------
-
-
-def _to_bytes(document) -> bytes:
-    return json.dumps(dataclasses.asdict(document), separators=(",", ":"), sort_keys=True).encode()
 
 
 def _from_bytes(cls, data: bytes, expected_format: str):

@@ -17,12 +17,17 @@ from typing import BinaryIO
 import httpx
 
 from . import crypto
+from .relay_errors import RelayUnavailable
 from .relay_protocol import UploadStatus, from_json
-from .relay_transport import RETRYABLE_STATUS, RelayRequestError, RelayUnavailable, SignedTransport, error_from
+from .relay_transport import SignedTransport, error_from
 
 PART_SIZE = 64 << 20  # bytes per PUT: one S3 multipart part on an S3 backend
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+
+
+class CorruptDownload(Exception):
+    """A blob's bytes did not hash to its id: the relay (or the path to it) altered them. Nothing was kept."""
 
 
 class BlobEndpoints:
@@ -113,11 +118,11 @@ class BlobEndpoints:
                     return result.blob_id, sent_total, fresh
                 continue
             error = error_from(response)
-            if error.code in ("offset_mismatch", "upload_busy") or response.status_code in RETRYABLE_STATUS:
+            if error.retryable:  # e.g. offset_mismatch: ask the relay's offset again and resume from it
                 failures += 1
                 if failures > self.transport.retries:
                     raise error
-                self.transport.sleep(failures - 1, response.headers.get("retry-after"))
+                self.transport.sleep(failures - 1, error.retry_after)
                 continue
             raise error
 
@@ -135,7 +140,7 @@ class BlobEndpoints:
             dst.write(chunk)
             n += len(chunk)
         if h and h.hexdigest() != blob_id:
-            raise RelayRequestError(200, "corrupt_download", f"downloaded bytes do not hash to {blob_id}")
+            raise CorruptDownload(f"the downloaded bytes do not hash to {blob_id}")
         return n
 
     def iter_blob(self, blob_id: str, *, start: int = 0) -> Iterator[bytes]:
@@ -176,7 +181,7 @@ class BlobEndpoints:
                     out.write(plain)
                     n += len(plain)
             if h.hexdigest() != blob_id:
-                raise RelayRequestError(200, "corrupt_download", f"downloaded bytes do not hash to {blob_id}")
+                raise CorruptDownload(f"the downloaded bytes do not hash to {blob_id}")
             os.replace(tmp, destination)
         finally:
             tmp.unlink(missing_ok=True)

@@ -10,12 +10,13 @@ It puts together the relay's parts, each in its own module:
 from __future__ import annotations
 
 from .hash_cache import HashCache
-from .relay_blobs import PART_SIZE, BlobEndpoints
+from .relay_blobs import PART_SIZE, BlobEndpoints, CorruptDownload
 from .relay_documents import JobDocuments
-from .relay_transport import RelayRequestError, RelayUnavailable, SignedTransport
+from .relay_errors import RelayRefused, RelayUnavailable
+from .relay_transport import SignedTransport
 from .relay_uploads import FileUploader, UploadedFile, UploadReport
 
-__all__ = ["RelayClient", "RelayRequestError", "RelayUnavailable", "UploadedFile", "UploadReport"]
+__all__ = ["RelayClient", "RelayRefused", "RelayUnavailable", "CorruptDownload", "UploadedFile", "UploadReport"]
 
 
 class RelayClient:

@@ -23,21 +23,9 @@ import httpx
 from addon.stacks.message import sign_message
 
 from . import relay_protocol as proto
+from .relay_errors import RelayRefused, RelayUnavailable, error_from_response
 
 KEEPALIVE_REUSE = 4.0  # seconds an idle blob connection is reused (uvicorn closes them after 5)
-RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
-
-
-class RelayRequestError(Exception):
-    """The relay refused a request; `code` and `details` come from its JSON error body."""
-
-    def __init__(self, status: int, code: str, message: str, details: dict | None = None):
-        super().__init__(f"relay refused ({status} {code}): {message}")
-        self.status, self.code, self.message, self.details = status, code, message, details or {}
-
-
-class RelayUnavailable(Exception):
-    """The relay could not be reached (or kept failing) after all retries."""
 
 
 class SignedTransport:
@@ -98,17 +86,18 @@ class SignedTransport:
                 continue
             if response.status_code in ok:
                 return response
-            if response.status_code in RETRYABLE_STATUS and attempt < self.retries:
-                response.close()
-                self.sleep(attempt, response.headers.get("retry-after"))
+            error = error_from(response)
+            if error.retryable and attempt < self.retries:
+                self.sleep(attempt, error.retry_after)
                 continue
-            raise error_from(response)
+            raise error
         raise AssertionError("unreachable")
 
-    def sleep(self, attempt: int, retry_after: str | None = None) -> None:
+    def sleep(self, attempt: int, retry_after: float | None = None) -> None:
+        """Exponential backoff with jitter, never shorter than the relay's Retry-After."""
         delay = min(10.0, self.backoff * (2**attempt)) * (0.5 + random.random() / 2)
-        if retry_after and retry_after.isdigit():
-            delay = max(delay, float(retry_after))
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, 60.0))
         time.sleep(delay)
 
     def info(self) -> dict:
@@ -119,16 +108,15 @@ def json_bytes(obj) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
-def error_from(response: httpx.Response) -> RelayRequestError:
+def error_from(response: httpx.Response) -> RelayRefused:
+    """The relay_errors class of a refused response (its body read and the response closed)."""
     try:
-        response.read()
-        err = response.json().get("error", {})
-        details = {k: v for k, v in err.items() if k not in ("code", "message")}
-        return RelayRequestError(response.status_code, err.get("code", "unknown"), err.get("message", ""), details)
-    except Exception:
-        return RelayRequestError(response.status_code, "unknown", response.text[:200])
+        body = response.read()
+    except httpx.HTTPError:
+        body = b""
     finally:
         response.close()
+    return error_from_response(response.status_code, body, response.headers)
 
 
 class _BodySender:

@@ -21,13 +21,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from addon.stacks import keys
-
 from . import crypto, exchange
 from .contract import Chunk, Job, JobStatus, RenderFarm
 from .error_mapping import translated
 from .errors import AuthorizationError, FarmError, IntegrityError, JobStateError
-from .events import EventSink, FrameDownloaded, JobsCreated, Step, TransactionSent, UploadDone, UploadProgress, ignore
+from .events import EventSink, FrameDownloaded, JobsCreated, Step, UploadDone, UploadProgress, ignore
 from .frame_naming import frame_path
 from .manifest import (
     FrameRange,
@@ -38,6 +36,7 @@ from .manifest import (
     open_own_scene_manifest,
     seal_scene_manifest,
 )
+from .party import Party
 from .relay_client import RelayClient
 
 
@@ -92,24 +91,12 @@ class Review:
         return not self.missing_frames
 
 
-class Requester:
+class Requester(Party):
     def __init__(self, farm: RenderFarm, relay: RelayClient | str, private_key: str, *,
                  on_event: EventSink = ignore):
-        self.farm, self.private_key, self.emit = farm, private_key, on_event
-        self.relay = relay if isinstance(relay, RelayClient) else RelayClient(relay, private_key)
-        self.network = farm.client.network.address_network
-        self.address = keys.address_from_private_key(private_key, self.network)
+        super().__init__(farm, relay, private_key, on_event)
         self.convergent_secret = crypto.requester_file_secret(private_key)
         self._shared: dict[str, bytes] = {}  # provider address -> ECDH secret of the pair
-
-    def close(self) -> None:
-        self.relay.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     # ---- submit -------------------------------------------------------------------------------------
 
@@ -176,24 +163,19 @@ class Requester:
         return self._shared[provider]
 
     def _own_manifest(self, job_id: int, envelope: bytes, provider: str | None = None) -> SceneManifest:
-        provider = provider or self._job(job_id).provider
+        provider = provider or self.job(job_id).provider
         return open_own_scene_manifest(envelope, self.private_key, self._provider_key(provider))
 
     # ---- follow and review --------------------------------------------------------------------------
 
-    def job(self, job_id: int) -> Job:
-        return self._job(job_id)
-
-    def _job(self, job_id: int) -> Job:
-        with translated(f"reading job {job_id} from the chain"):
-            job = self.farm.require_job(job_id)
+    def check_party(self, job: Job) -> None:
         if job.requester != self.address:
-            raise AuthorizationError(f"job {job_id} belongs to {job.requester}, not to this wallet ({self.address})")
-        return job
+            raise AuthorizationError(f"job {job.job_id} belongs to {job.requester}, not to this wallet "
+                                     f"({self.address})")
 
     def scene_manifest(self, job_id: int) -> SceneManifest:
         """The manifest this requester sealed for the job's current provider, read back from the relay."""
-        job = self._job(job_id)
+        job = self.job(job_id)
         with translated(f"reading job {job_id}'s scene manifest"):
             envelope = self.relay.jobs.get_scene_manifest(job_id).data
         if hashlib.sha256(envelope).digest() != job.scene_hash:
@@ -203,7 +185,7 @@ class Requester:
 
     def result(self, job_id: int) -> ResultManifest:
         """The provider's result manifest, checked against the result-hash it committed on chain."""
-        job = self._job(job_id)
+        job = self.job(job_id)
         if job.result_hash is None:
             raise JobStateError(f"job {job_id} has no result yet (status {job.status.name.lower()})")
         with translated(f"reading job {job_id}'s result manifest"):
@@ -220,7 +202,7 @@ class Requester:
 
     def review(self, job_id: int) -> Review:
         """Everything the requester needs to judge a submitted chunk before paying: previews and gaps."""
-        job = self._job(job_id)
+        job = self.job(job_id)
         expected = self.scene_manifest(job_id).frames.frames()
         result = self.result(job_id)
         self.emit(Step("review", f"opening {len(result.previews)} previews of job {job_id}", job_id))
@@ -235,32 +217,24 @@ class Requester:
     # ---- decide -------------------------------------------------------------------------------------
 
     def approve(self, job_id: int) -> None:
-        self._transact("approve-result", job_id, self.farm.approve_result)
+        self.transact("approve-result", job_id, self.farm.approve_result)
 
     def reject(self, job_id: int) -> None:
-        self._transact("reject-result", job_id, self.farm.reject_result)
+        self.transact("reject-result", job_id, self.farm.reject_result)
 
     def cancel(self, job_id: int) -> int:
         """Cancel a chunk nobody started (or a rejected/declined one); returns the refund in µSTX."""
-        return self._transact("cancel-job", job_id, self.farm.cancel_job)
+        return self.transact("cancel-job", job_id, self.farm.cancel_job)
 
     def reassign(self, job_id: int, new_provider: str) -> bytes:
         """Give a rejected, declined or no-show chunk to another provider: a manifest sealed for it, the
         new scene-hash on chain, the manifest on the relay. Returns the new envelope."""
         manifest = self.scene_manifest(job_id)
         envelope = self._seal(replace(manifest, provider=new_provider))
-        self._transact("reassign-job", job_id, lambda key, jid: self.farm.reassign_job(
+        self.transact("reassign-job", job_id, lambda key, jid: self.farm.reassign_job(
             key, jid, new_provider, hashlib.sha256(envelope).digest()))
         self.send_manifest(job_id, envelope, [f.blob for f in manifest.files])
         return envelope
-
-    def _transact(self, function: str, job_id: int, call: Callable):
-        self._job(job_id)
-        self.emit(Step(function, f"{function} for job {job_id}", job_id))
-        with translated(f"{function} of job {job_id}"):
-            value = call(self.private_key, job_id)
-        self.emit(TransactionSent(function, (job_id,)))
-        return value
 
     # ---- collect ------------------------------------------------------------------------------------
 
@@ -268,7 +242,7 @@ class Requester:
         """Block until the provider's claim reveals r on chain; returns r."""
         deadline = time.monotonic() + timeout
         while True:
-            job = self._job(job_id)
+            job = self.job(job_id)
             if job.status == JobStatus.COMPLETED and job.secret:
                 return job.secret
             if job.status in (JobStatus.EXPIRED, JobStatus.CANCELLED):
@@ -282,7 +256,7 @@ class Requester:
         """Decrypt and verify every frame of a completed chunk. `output` is the scene's absolute output
         pattern (Blender's '#' rule, addon.farm.frame_naming) or a function (frame, extension) -> path.
         A frame already on disk with the right hash is kept as is, so a broken download resumes."""
-        job = self._job(job_id)
+        job = self.job(job_id)
         if not job.secret:
             raise JobStateError(f"job {job_id} is {job.status.name.lower()}: its frames unlock when the provider "
                                 "claims (wait_for_reveal)")

@@ -25,7 +25,7 @@ from addon.farm import crypto, exchange
 from addon.farm.contract import Job, RenderFarm
 from addon.farm.error_mapping import translated
 from addon.farm.errors import AuthorizationError, IntegrityError
-from addon.farm.events import EventSink, FramePublished, RenderProgress, Step, TransactionSent, ignore
+from addon.farm.events import EventSink, FramePublished, RenderProgress, Step, ignore
 from addon.farm.manifest import (
     Preview,
     ResultFrame,
@@ -35,8 +35,8 @@ from addon.farm.manifest import (
     open_scene_manifest,
     resolve_in,
 )
+from addon.farm.party import Party
 from addon.farm.relay_client import RelayClient
-from addon.stacks import keys
 
 
 @dataclass(frozen=True)
@@ -47,49 +47,29 @@ class FetchedScene:
     manifest: SceneManifest
 
 
-class ProviderFlow:
+class ProviderFlow(Party):
     def __init__(self, farm: RenderFarm, relay: RelayClient | str, private_key: str, work_dir: Path, *,
                  on_event: EventSink = ignore):
-        self.farm, self.private_key, self.work_dir, self.emit = farm, private_key, Path(work_dir), on_event
-        self.relay = relay if isinstance(relay, RelayClient) else RelayClient(relay, private_key)
-        self.network = farm.client.network.address_network
-        self.address = keys.address_from_private_key(private_key, self.network)
+        super().__init__(farm, relay, private_key, on_event)
+        self.work_dir = Path(work_dir)
         self._shared: dict[int, bytes] = {}  # job id -> the pair's ECDH secret
 
-    def close(self) -> None:
-        self.relay.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def job(self, job_id: int) -> Job:
-        with translated(f"reading job {job_id} from the chain"):
-            job = self.farm.require_job(job_id)
+    def check_party(self, job: Job) -> None:
         if job.provider != self.address:
-            raise AuthorizationError(f"job {job_id} is assigned to {job.provider}, not to this provider "
+            raise AuthorizationError(f"job {job.job_id} is assigned to {job.provider}, not to this provider "
                                      f"({self.address})")
-        return job
 
     # ---- chain steps --------------------------------------------------------------------------------
 
     def start(self, job_id: int) -> None:
-        self._transact("start-job", job_id, self.farm.start_job)
+        self.transact("start-job", job_id, self.farm.start_job)
 
     def decline(self, job_id: int, reason: str) -> None:
         self.emit(Step("decline", f"declining job {job_id}: {reason}", job_id))
-        self._transact("decline-job", job_id, self.farm.decline_job)
+        self.transact("decline-job", job_id, self.farm.decline_job)
 
     def claim(self, job_id: int, reveal_secret: bytes) -> None:
-        self._transact("claim", job_id, lambda key, jid: self.farm.claim(key, jid, reveal_secret))
-
-    def _transact(self, function: str, job_id: int, call) -> None:
-        self.job(job_id)
-        with translated(f"{function} of job {job_id}"):
-            call(self.private_key, job_id)
-        self.emit(TransactionSent(function, (job_id,)))
+        self.transact("claim", job_id, lambda key, jid: self.farm.claim(key, jid, reveal_secret))
 
     # ---- the scene ----------------------------------------------------------------------------------
 
@@ -174,6 +154,6 @@ class ProviderFlow:
         with translated(f"storing job {job_id}'s result manifest"):
             self.relay.jobs.put_result_manifest(job_id, sealed, [f.blob for f in frames])
         digest = exchange.result_hash(sealed)
-        self._transact("submit-result", job_id, lambda key, jid: self.farm.submit_result(
+        self.transact("submit-result", job_id, lambda key, jid: self.farm.submit_result(
             key, jid, digest, exchange.commitment(reveal_secret)))
         return digest

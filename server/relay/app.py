@@ -11,11 +11,10 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
-from addon.farm.authority import CachedJobAuthority, ChainJobAuthority, JobAuthority, TableJobAuthority
-
 from . import routes_blobs, routes_jobs
+from .authority import CachedJobAuthority, ChainJobAuthority, JobAuthority, TableJobAuthority
 from .config import RelayConfig
-from .errors import RelayError, install_error_handlers
+from .errors import ConfigError, install_error_handlers
 from .fs_blobs import FileBlobStore
 from .gc import collect_garbage, reconcile
 from .logs import log_event
@@ -37,9 +36,7 @@ def build_authority(config: RelayConfig) -> JobAuthority:
         client = StacksClient(config.network, api_url=config.node_url)
         inner = ChainJobAuthority(client, config.contract or _devnet_contract(config.node_url))
     else:
-        raise RelayError(
-            500,
-            "config",
+        raise ConfigError(
             "no job authority: pass --node URL and --contract ADDRESS.NAME "
             "(or --jobs-table FILE for an offline job table)",
         )
@@ -54,7 +51,7 @@ def _devnet_contract(node_url: str) -> str:
         accounts = httpx.get(node_url.rstrip("/") + "/devnet/accounts", timeout=5).json()["accounts"]
         deployer = next(a["address"] for a in accounts if a["name"] == "deployer")
     except Exception:
-        raise RelayError(500, "config", f"{node_url} is not a local devnet: pass --contract ADDRESS.render-farm "
+        raise ConfigError(f"{node_url} is not a local devnet: pass --contract ADDRESS.render-farm "
                          "(the deployed render-farm contract id)") from None
     return f"{deployer}.render-farm"
 

@@ -14,6 +14,28 @@ from addon.stacks.network import get_network
 
 from .config import RelayConfig
 
+# (config field, type, help); each is a flag --field-name with the environment default RELAY_FIELD_NAME.
+LIMITS = [
+    ("max_request_bytes", int, "largest signed JSON body; 0: derived from --max-document-bytes"),
+    ("max_header_bytes", int, "request line and headers, bytes (431 beyond)"),
+    ("max_headers", int, "headers per request (431 beyond)"),
+    ("header_timeout", float, "seconds for a request's headers to arrive (408, connection closed)"),
+    ("body_timeout", float, "seconds of silence mid-body before the request is dropped"),
+    ("keep_alive", float, "seconds an idle keep-alive connection stays open"),
+    ("max_connections", int, "open connections in total (503 beyond)"),
+    ("max_inflight", int, "/v1 requests being handled at once (503 beyond)"),
+    ("ip_rate", float, "requests/s per client IP before authentication"),
+    ("ip_burst", int, "request burst per client IP before authentication"),
+    ("ip_fail_rate", float, "failed authentications/s per client IP before it is refused unverified"),
+    ("ip_fail_burst", int, "failed authentication burst per client IP"),
+    ("forwarded_allow_ips", str, "proxies whose X-Forwarded-For names the client IP (comma list, '*': any)"),
+    ("max_uploads_per_address", int, "open upload sessions per address"),
+    ("max_uploads", int, "open upload sessions in total"),
+    ("total_bytes", int, "bytes stored in total, blobs plus open uploads; 0: no ceiling but the disk reserve"),
+    ("disk_reserve_bytes", int, "free disk space new uploads must leave on the data filesystem"),
+    ("max_previews_per_job", int, "previews per job"),
+    ("max_job_bytes", int, "bytes of documents (manifests, previews) per job"),
+]
 ENV_NOTE = "Every flag defaults to an environment variable RELAY_<NAME> (e.g. RELAY_DATA, RELAY_PORT, RELAY_NODE)."
 
 
@@ -56,6 +78,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds an untouched job's documents are kept",
     )
     parser.add_argument("--log-level", default=d.log_level, choices=["debug", "info", "warning", "error"])
+    limits = parser.add_argument_group("limits against exhaustion (see docs/relay.md, Operating a relay)")
+    for field_name, kind, help_text in LIMITS:
+        flag = "--" + field_name.replace("_", "-")
+        default = getattr(d, field_name)
+        limits.add_argument(flag, type=kind, default=default, help=f"{help_text} (default {default})")
     parser.add_argument("--gc-once", action="store_true", help="collect garbage once and exit (no server)")
 
 
@@ -80,6 +107,7 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         upload_ttl=args.upload_ttl,
         job_retention=args.job_retention,
         log_level=args.log_level,
+        **{name: getattr(args, name) for name, _, _ in LIMITS},
     )
 
 
@@ -87,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
-    from .errors import RelayError
+    from .errors import ConfigError
     from .gc import collect_garbage
     from .logs import configure_logging
 
@@ -95,31 +123,42 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(config.log_level)
     try:
         app = create_app(config)
-    except RelayError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.gc_once:
         print(collect_garbage(app.state.relay))
         return 0
-    uvicorn.run(
-        app,
-        http=_http_protocol(),
-        host=config.host,
-        port=config.port,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=5,
-    )
+    uvicorn.run(app, **uvicorn_settings(config))
     return 0
 
 
-def _http_protocol():
-    """uvicorn's httptools protocol with the blob-body handoff, where httptools is installed."""
+def uvicorn_settings(config: RelayConfig) -> dict:
+    """How the relay runs uvicorn: its own protocol (limits, body handoff), timeouts, proxy headers."""
+    proxied = bool(config.forwarded_allow_ips)
+    return {
+        "http": _http_protocol(config),
+        "host": config.host,
+        "port": config.port,
+        "log_level": "warning",
+        "access_log": False,
+        "timeout_graceful_shutdown": 5,
+        "timeout_keep_alive": config.keep_alive,
+        "h11_max_incomplete_event_size": config.max_header_bytes,  # the h11 fallback's head limit
+        "proxy_headers": proxied,
+        "forwarded_allow_ips": config.forwarded_allow_ips if proxied else None,
+        "server_header": False,
+    }
+
+
+def _http_protocol(config: RelayConfig):
+    """uvicorn's httptools protocol with the relay's limits and the blob-body handoff, where httptools is
+    installed (it is in requirements.txt; without it uvicorn's h11 protocol enforces only the head size)."""
     try:
         from .uvicorn_protocol import RelayHttpProtocol
     except ImportError:
         return "auto"
-    return RelayHttpProtocol
+    return RelayHttpProtocol.limited(config)
 
 
 def main(argv=None) -> int:

@@ -11,6 +11,7 @@ import hashlib
 import os
 import socket
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,17 +23,40 @@ HASH_READ_CHUNK = 1 << 20
 # Bytes received from a socket before hashing and writing them: small enough to stay in the core's
 # cache between recv, sha256 and write; large enough that per-call overhead does not matter.
 RECV_BUFFER = 1 << 20
+MAX_REMEMBERED_SESSIONS = 4096  # idle sessions whose running hash stays in memory (about 0.3 KiB each)
 
 
 class FileUploadSession:
-    """Appends to the session file while hashing, so verification costs no second pass."""
+    """Appends to the session file while hashing, so verification costs no second pass.
+
+    Its descriptors are opened on first use by a request and closed by `release()` when that request
+    ends: an idle session holds memory for its running hash, never a file descriptor.
+    """
 
     def __init__(self, path: Path):
         self.path = path
-        self._file = open(path, "ab", buffering=0)  # noqa: SIM115 - lives as long as the session
-        self.offset = self._file.seek(0, os.SEEK_END)
+        self.__file = None
+        try:
+            self.offset = path.stat().st_size
+        except FileNotFoundError:
+            self.offset = 0
         self._hasher = self._rehash(self.offset)
         self._direct: int | None = None  # O_DIRECT descriptor, opened on first use; -1: not available
+
+    @property
+    def _file(self):
+        if self.__file is None:
+            self.__file = open(self.path, "ab", buffering=0)  # noqa: SIM115 - closed by release()
+        return self.__file
+
+    def release(self) -> None:
+        """Close the descriptors (the next write opens them again)."""
+        if self._direct is not None and self._direct >= 0:
+            os.close(self._direct)
+        self._direct = None
+        if self.__file is not None:
+            self.__file.close()
+            self.__file = None
 
     def _rehash(self, upto: int):
         # After a restart (or a rollback) the running hash is rebuilt from the persisted prefix.
@@ -138,9 +162,7 @@ class FileUploadSession:
         return self._hasher.hexdigest()
 
     def close(self) -> None:
-        if self._direct is not None and self._direct >= 0:
-            os.close(self._direct)
-        self._file.close()
+        self.release()
 
 
 class _SocketBody:
@@ -181,7 +203,9 @@ class FileBlobStore:
         self.uploads_dir = self.root / "uploads"
         for d in (self.blobs_dir, self.uploads_dir):
             d.mkdir(parents=True, exist_ok=True)
-        self._sessions: dict[UploadKey, FileUploadSession] = {}
+        # Sessions seen lately, for their running hashes (no descriptors: see FileUploadSession); one
+        # pushed out rebuilds its hash from its file when it is used again.
+        self._sessions: OrderedDict[UploadKey, FileUploadSession] = OrderedDict()
         self._lock = threading.Lock()
 
     # ---- blobs
@@ -224,11 +248,21 @@ class FileBlobStore:
             return 0
 
     def open_upload(self, key: UploadKey) -> FileUploadSession:
+        """The session for one request's use; give it back with release_upload (callers serialize per key)."""
         with self._lock:
             session = self._sessions.get(key)
-            if session is None:
-                session = self._sessions[key] = FileUploadSession(self._upload_file(key))
+            if session is not None:
+                self._sessions.move_to_end(key)
+                return session
+        session = FileUploadSession(self._upload_file(key))  # may rehash a prefix: outside the lock
+        with self._lock:
+            session = self._sessions.setdefault(key, session)
+            while len(self._sessions) > MAX_REMEMBERED_SESSIONS:
+                self._sessions.popitem(last=False)  # its request (if any) still releases it
             return session
+
+    def release_upload(self, key: UploadKey, session: FileUploadSession) -> None:
+        session.release()
 
     def _forget(self, key: UploadKey) -> None:
         with self._lock:

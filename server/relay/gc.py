@@ -25,21 +25,32 @@ def collect_garbage(state, now: float | None = None) -> dict:
         meta.delete_job(job_id)
         report["jobs"] += 1
     for owner, blob_id, updated_at in meta.all_uploads():
-        if updated_at < now - cfg.upload_ttl:
+        # Idle too long, or a blob-id session whose blob someone else has published meanwhile.
+        if updated_at < now - cfg.upload_ttl or (
+            updated_at < now - cfg.body_timeout and meta.blob_size(blob_id) is not None
+        ):
             blobs.discard_upload(UploadKey(owner, blob_id))
             meta.delete_upload(owner, blob_id)
             report["uploads"] += 1
+    cutoff = now - cfg.gc_grace
+    skipped: set[str] = set()
     while True:
-        candidates = meta.collectable_blobs(now - cfg.gc_grace)
+        candidates = [b for b in meta.collectable_blobs(cutoff, limit=1000 + len(skipped)) if b not in skipped]
         if not candidates:
             break
         for blob_id in candidates:
             with state.publish_lock:
                 size = meta.blob_size(blob_id) or 0
-                if meta.delete_blob_if_unreferenced(blob_id):
+                with state.lease_lock:  # (taken on the event loop too: no file I/O under it)
+                    # Rechecked in the delete's transaction: a blob just reported present or re-uploaded
+                    # stays, and one being downloaded waits for the next pass.
+                    deleted = not state.downloads.get(blob_id) and meta.delete_blob_if_unreferenced(blob_id, cutoff)
+                if deleted:
                     blobs.delete_blob(blob_id)
                     report["blobs"] += 1
                     report["bytes"] += size
+                else:
+                    skipped.add(blob_id)
     state.metrics.inc("gc_deleted_blobs_total", report["blobs"])
     state.metrics.inc("gc_deleted_bytes_total", report["bytes"])
     log_event(log, "gc finished", **report)

@@ -105,7 +105,7 @@ class RelayHarness:
     """
 
     def __init__(self, root: Path, extra_args: list[str] | None = None, env: dict | None = None):
-        from addon.farm.authority import TableJobAuthority
+        from .authority import TableJobAuthority
 
         root.mkdir(parents=True, exist_ok=True)
         self.jobs = TableJobAuthority(str(root / "jobs.sqlite3"))

@@ -11,13 +11,17 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field, model_validator
 from starlette.requests import ClientDisconnect
+from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
-from .auth import Signer, StreamSigner
+from addon.farm import relay_errors as E
+from addon.farm.relay_protocol import UploadStatus
+
+from .auth import SignedRoute, Signer, StreamSigner
 from .body_handoff import EXTENSION
 from .errors import RelayError
 from .storage import UploadKey
 
-router = APIRouter(prefix="/v1", tags=["blobs"])
+router = APIRouter(prefix="/v1", tags=["blobs"], route_class=SignedRoute)
 
 BlobId = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the stored bytes, lowercase hex")]
 BlobIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="sha256 of the stored bytes")]
@@ -25,7 +29,6 @@ SessionPath = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="the up
 # Bytes handed to the disk thread at once; the next batch is received while this one is written.
 WRITE_BATCH = 4 << 20
 INLINE_LOOKUPS = 500  # blob ids looked up on the event loop itself (WAL reads never wait for writers)
-BODY_IDLE_TIMEOUT = 120.0  # seconds without a byte before a handed-off upload counts as disconnected
 MAX_WRITE_CHUNKS = 512  # one writev takes at most IOV_MAX (1024 on Linux) buffers
 
 
@@ -54,15 +57,6 @@ class UploadStart(BaseModel):
         return self
 
 
-class UploadStatus(BaseModel):
-    # Absent fields are left out of responses (a blob-id upload's reply has no token).
-    blob_id: str | None = Field(None, description="the blob's id; absent while a token upload is incomplete")
-    token: str | None = Field(None, description="the session token, for uploads started with one")
-    size: int
-    offset: int = Field(description="bytes the relay has persisted; continue the upload from here")
-    complete: bool = Field(description="the blob is stored and visible")
-
-
 def _state(request: Request):
     return request.app.state.relay
 
@@ -88,9 +82,13 @@ def _open_status(name: str, is_token: bool, size: int, offset: int) -> UploadSta
 @router.post("/blobs/missing", response_model=MissingResponse, summary="Which of these blobs the relay lacks")
 async def missing_blobs(body: MissingRequest, request: Request, address: Signer):
     state = _state(request)
-    if len(body.blob_ids) <= INLINE_LOOKUPS:  # a few indexed reads: cheaper than a thread hop
-        return MissingResponse(missing=state.meta.missing_blobs(body.blob_ids))
-    return MissingResponse(missing=await state.run(state.meta.missing_blobs, body.blob_ids))
+    now = time.time()
+    # Blobs reported present get their GC grace restarted (unless touched in its last half): the
+    # client is about to reference them in a manifest and must not find them collected first.
+    args = (body.blob_ids, now, now - state.config.gc_grace / 2)
+    if len(body.blob_ids) <= INLINE_LOOKUPS:  # a few indexed reads (a write only when a touch is due)
+        return MissingResponse(missing=state.meta.missing_blobs(*args))
+    return MissingResponse(missing=await state.run(state.meta.missing_blobs, *args))
 
 
 @router.post(
@@ -104,46 +102,49 @@ async def start_upload(body: UploadStart, request: Request, address: Signer):
     return await state.run(_start_upload, state, address, body.blob_id or body.token, body.size, body.token is not None)
 
 
+_ADMISSION = {
+    "size_conflict": (E.SizeConflict, "an upload of this blob with size {size} is in progress; "
+                      "DELETE /v1/uploads/{{id}} first to restart with another size"),
+    "too_many_uploads": (E.TooManyUploads, "you have {open} uploads open, the most this relay allows; "
+                         "finish or DELETE some first"),
+    "relay_busy": (E.RelayBusy, "the relay holds as many open uploads as it allows; retry later"),
+    "quota_exceeded": (E.QuotaExceeded, "storing {size_asked} more bytes would exceed the quota of {quota} bytes "
+                       "({used} used); wait for old jobs to be collected"),
+    "relay_full": (E.RelayFull, "the relay's storage is full; retry later or use another relay"),
+}
+
+
 def _start_upload(state, address: str, name: str, size: int, by_token: bool) -> UploadStatus:
     meta, config = state.meta, state.config
     is_token, done = _status(meta, address, name)
     if is_token and not by_token:
-        raise RelayError(409, "token_in_use", "you use this name as an upload token; start it with {token, size}")
-    if done is not None and is_token == by_token:
+        raise RelayError(E.TokenInUse, "you use this name as an upload token; start it with {token, size}")
+    now = time.time()
+    # Stored already: a dedup answer, so its GC grace restarts as on /blobs/missing (and if GC took it
+    # just now, it is uploaded again like any missing blob).
+    fresh_after = now - config.gc_grace / 2
+    if done is not None and is_token == by_token and not meta.missing_blobs([done.blob_id], now, fresh_after):
+        _drop_session(state, UploadKey(address, name))  # left over if someone else published the blob first
         return done
     if size > config.max_blob_bytes:
         raise RelayError(
-            413,
-            "blob_too_large",
-            f"a blob may be at most {config.max_blob_bytes} bytes",
-            max_blob_bytes=config.max_blob_bytes,
+            E.BlobTooLarge, f"a blob may be at most {config.max_blob_bytes} bytes", max_blob_bytes=config.max_blob_bytes
         )
-    existing = meta.get_upload(address, name)
-    if existing is not None and existing != size:
-        raise RelayError(
-            409,
-            "size_conflict",
-            f"an upload of this blob with size {existing} is in progress; "
-            "DELETE /v1/uploads/{blob_id} first to restart with another size",
-            size=existing,
-        )
-    if existing is None:
-        used = meta.used_bytes(address)
-        if used + size > config.quota_bytes:
-            raise RelayError(
-                403,
-                "quota_exceeded",
-                f"storing {size} more bytes would exceed the quota of "
-                f"{config.quota_bytes} bytes ({used} used); wait for old jobs to be collected",
-                used=used,
-                quota=config.quota_bytes,
-            )
-    if by_token:
-        meta.start_token_upload(address, name, size, time.time())
-    else:
-        meta.put_upload(address, name, size, time.time())
+    refused = meta.admit_upload(address, name, size, by_token, now, config)
+    if refused is not None:
+        reason = refused.pop("refused")
+        kind, message = _ADMISSION[reason]
+        headers = {"Retry-After": "5"} if kind.RETRYABLE else None
+        raise RelayError(kind, message.format(size_asked=size, **refused), headers=headers, **refused)
     offset = state.blobs.upload_offset(UploadKey(address, name))
     return _open_status(name, by_token, size, offset)
+
+
+def _drop_session(state, key: UploadKey) -> None:
+    """Forget an open session of a blob that is stored anyway (its bytes, file and quota charge)."""
+    if state.meta.get_upload(key.owner, key.blob_id) is not None:
+        state.blobs.discard_upload(key)
+        state.meta.delete_upload(key.owner, key.blob_id)
 
 
 @router.get(
@@ -165,7 +166,7 @@ def _upload_in_progress(state, address: str, blob_id: str):
         return is_token, done, None
     size = state.meta.get_upload(address, blob_id)
     if size is None:
-        raise RelayError(404, "no_upload", "no upload of this blob in progress; start one with POST /v1/uploads")
+        raise RelayError(E.NoSuchUpload, "no upload of this blob in progress; start one with POST /v1/uploads")
     return is_token, None, size
 
 
@@ -199,32 +200,48 @@ async def upload_bytes(
 ):
     state = _state(request)
     is_token, done, size = _upload_in_progress(state, address, blob_id)
-    if done is not None:
-        return done
     key = UploadKey(address, blob_id)
+    if done is not None:
+        await state.run(_drop_session, state, key)  # someone else published this blob first
+        return done
     lock = state.upload_lock(key)
     if lock.locked():
-        raise RelayError(409, "upload_busy", "another request is sending bytes for this upload; retry shortly")
+        raise RelayError(E.UploadBusy, "another request is sending bytes for this upload; retry shortly")
     async with lock:
         session = await state.run(state.blobs.open_upload, key)
-        if offset != session.offset:
-            raise RelayError(
-                409,
-                "offset_mismatch",
-                f"the relay has {session.offset} bytes of this upload; resume from that offset",
-                offset=session.offset,
-            )
         try:
-            await _receive_body(state, request, session, size)
-        except ClientDisconnect:
-            # Keep what arrived: the client resumes from the persisted offset.
-            state.metrics.inc("upload_disconnects_total")
-            return Response(status_code=400)
-        if session.offset < size:
-            await state.run(state.meta.put_upload, address, blob_id, size, time.time())  # still active: no GC
-            return _open_status(blob_id, is_token, size, session.offset)
-        produced = await state.run(_finish_upload, state, key, session, size, is_token)
+            if offset != session.offset:
+                raise RelayError(
+                    E.OffsetMismatch,
+                    f"the relay has {session.offset} bytes of this upload; resume from that offset",
+                    offset=session.offset,
+                )
+            try:
+                await _receive_body(state, request, session, size)
+            except ClientDisconnect:
+                # Keep what arrived: the client resumes from the persisted offset.
+                state.metrics.inc("upload_disconnects_total")
+                return Response(status_code=400)
+            if session.offset < size:
+                await state.run(state.meta.put_upload, address, blob_id, size, time.time())  # still active: no GC
+                return _open_status(blob_id, is_token, size, session.offset)
+            produced = await state.run(_finish_upload, state, key, session, size, is_token)
+        finally:
+            state.blobs.release_upload(key, session)  # an idle session holds no descriptor
+    await _drop_other_sessions(state, produced, address)
     return UploadStatus(blob_id=produced, token=blob_id if is_token else None, size=size, offset=size, complete=True)
+
+
+async def _drop_other_sessions(state, blob_id: str, publisher: str) -> None:
+    """Other uploaders' sessions of a blob just published: their bytes are not needed any more. A session
+    busy with a request is left to that request (its owner's next start or PUT finds the blob stored)."""
+    for owner in await state.run(state.meta.sessions_of_blob, blob_id):
+        key = UploadKey(owner, blob_id)
+        lock = state.upload_lock(key)
+        if owner == publisher or lock.locked():
+            continue
+        async with lock:
+            await state.run(_drop_session, state, key)
 
 
 async def _receive_body(state, request: Request, session, size: int) -> None:
@@ -232,7 +249,7 @@ async def _receive_body(state, request: Request, session, size: int) -> None:
     handoff = request.scope.get("extensions", {}).get(EXTENSION)
     if handoff is not None and session.offset + handoff.content_length <= size:
         start = session.offset
-        complete = await handoff.receive(partial(session.receive, idle_timeout=BODY_IDLE_TIMEOUT))
+        complete = await handoff.receive(partial(session.receive, idle_timeout=state.config.body_timeout))
         if complete is not None:
             state.metrics.inc("upload_handoffs_total")
             state.metrics.inc("bytes_received_total", session.offset - start)
@@ -271,8 +288,7 @@ async def _receive(state, request: Request, session, size: int) -> None:
                     writing = None
                 await state.run(session.rollback, start)
                 raise RelayError(
-                    413,
-                    "too_many_bytes",
+                    E.TooManyBytes,
                     f"the upload is declared as {size} bytes; these bytes go "
                     f"past the end, nothing of this request was kept (resume at {start})",
                     offset=start,
@@ -303,8 +319,7 @@ def _finish_upload(state, key: UploadKey, session, size: int, is_token: bool) ->
         state.meta.delete_upload(key.owner, key.blob_id)
         state.metrics.inc("upload_hash_mismatch_total")
         raise RelayError(
-            422,
-            "hash_mismatch",
+            E.HashMismatch,
             "the uploaded bytes do not hash to the blob id; the upload was discarded, start again from offset 0",
         )
     with state.publish_lock:
@@ -315,7 +330,33 @@ def _finish_upload(state, key: UploadKey, session, size: int, is_token: bool) ->
 
 
 class BlobFileResponse(FileResponse):
+    """A blob file, leased from GC until it is sent; Range refusals as the relay's JSON errors."""
+
     chunk_size = 4 << 20  # fewer event-loop round trips per byte than the 64 KiB default
+
+    def __init__(self, path, state, blob_id: str, **kwargs):
+        super().__init__(path, **kwargs)
+        self.state, self.blob_id = state, blob_id
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.state.release_download(self.blob_id)
+
+    @classmethod
+    def _parse_range_header(cls, http_range: str, file_size: int):
+        try:
+            return super()._parse_range_header(http_range, file_size)
+        except MalformedRangeHeader as exc:
+            raise RelayError(E.BadRequest, f"{exc.content} Send Range: bytes=START- or bytes=START-END") from None
+        except RangeNotSatisfiable:
+            raise RelayError(
+                E.RangeNotSatisfiable,
+                f"the range starts past the end of the blob ({file_size} bytes)",
+                headers={"Content-Range": f"bytes */{file_size}"},
+                size=file_size,
+            ) from None
 
 
 @router.api_route(
@@ -326,14 +367,17 @@ class BlobFileResponse(FileResponse):
 )
 async def download_blob(blob_id: BlobIdPath, request: Request, address: Signer):
     state = _state(request)
-    if state.meta.blob_size(blob_id) is None:
-        raise RelayError(404, "no_blob", "the relay has no blob with this id (ask /v1/blobs/missing, then upload)")
-    path = state.blobs.blob_path(blob_id)
-    if path is None:
-        raise RelayError(404, "no_blob", "the blob was just collected; upload it again")
+    if not state.lease_download(blob_id):  # held until the response is sent: GC cannot delete it meanwhile
+        raise RelayError(E.NoSuchBlob, "the relay has no blob with this id (ask /v1/blobs/missing, then upload)")
     state.metrics.inc("downloads_total")
-    return BlobFileResponse(
-        path,
-        media_type="application/octet-stream",
-        headers={"Cache-Control": "private, max-age=31536000, immutable"},
-    )
+    try:
+        return BlobFileResponse(
+            state.blobs.blob_path(blob_id),
+            state,
+            blob_id,
+            media_type="application/octet-stream",
+            headers={"Cache-Control": "private, max-age=31536000, immutable"},
+        )
+    except BaseException:
+        state.release_download(blob_id)
+        raise

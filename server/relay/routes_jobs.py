@@ -10,20 +10,35 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import hashlib
 import json
+import logging
 import time
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from .auth import Signer
+from addon.farm import relay_errors as E
+from addon.farm.relay_protocol import (
+    JobDocument,
+    JobSummary,
+    PreviewInfo,
+    ProgressEvent,
+    ProgressPage,
+    StoredDocument,
+)
+
+from .auth import SignedRoute, Signer
+from .authority import JobParties
 from .errors import RelayError
 from .routes_blobs import BlobId
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+log = logging.getLogger("relay")
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=SignedRoute)
 
 MAX_JOB_ID = 2**63 - 1  # SQLite integer range; chain job ids are counters far below it
 JobId = Annotated[int, Path(ge=0, le=MAX_JOB_ID, description="the job's id on chain")]
@@ -42,27 +57,8 @@ class DocumentIn(BaseModel):
     )
 
 
-class DocumentOut(BaseModel):
-    ciphertext: str
-    sha256: str = Field(description="sha256 of the ciphertext bytes, hex")
-    blob_ids: list[str]
-    updated_at: float
-
-    @classmethod
-    def of(cls, doc) -> DocumentOut:
-        return cls(ciphertext=base64.b64encode(doc.data).decode(), sha256=doc.sha256, blob_ids=doc.blob_ids,
-                   updated_at=doc.updated_at)
-
-
 class PreviewIn(BaseModel):
     ciphertext: str = Field(description="base64 of the encrypted preview image")
-
-
-class PreviewInfo(BaseModel):
-    name: str
-    size: int
-    sha256: str
-    updated_at: float
 
 
 class Heartbeat(BaseModel):
@@ -72,49 +68,38 @@ class Heartbeat(BaseModel):
     message: str = Field(default="", max_length=500)
 
 
-class ProgressEvent(Heartbeat):
-    seq: int
-    at: float
-
-
-class ProgressPage(BaseModel):
-    events: list[ProgressEvent]
-    last_seq: int
-
-
-class Stored(BaseModel):
-    sha256: str
-    updated_at: float
-
-
 class SeqOut(BaseModel):
     seq: int
 
 
-class JobSummary(BaseModel):
+@dataclass(frozen=True)
+class JobAccess:
+    """What an authorized job route gets: the job, the signer and the job's parties as read from the chain."""
+
     job_id: int
-    requester: str
-    provider: str | None
-    scene_manifest: bool
-    result_manifest: bool
-    previews: int
-    last_progress_seq: int
+    address: str
+    parties: JobParties
 
 
-async def _authorize(request: Request, address: str, job_id: int, role: str) -> str:
-    """role: "requester", "provider" (the writer) or "party" (either may read)."""
+_WHO = {
+    "requester": "its requester",
+    "provider": "its assigned provider",
+    "party": "its requester and assigned provider",
+}
+
+
+async def _access(request: Request, job_id: int, address: str, role: str) -> JobAccess:
     state = request.app.state.relay
     try:
         parties = await state.run(state.authority.parties, job_id)
     except Exception as exc:  # the chain is unreachable or answered nonsense: not the client's fault
+        log.warning("cannot read job %s from the chain: %r", job_id, exc)
         raise RelayError(
-            503,
-            "chain_unavailable",
-            f"cannot read job {job_id} from the chain ({exc}); retry shortly",
+            E.ChainUnavailable, f"the relay cannot read job {job_id} from the chain; retry shortly",
             headers={"Retry-After": "5"},
         ) from None
     if parties is None:
-        raise RelayError(404, "no_job", f"job {job_id} does not exist on chain")
+        raise RelayError(E.NoSuchJob, f"job {job_id} does not exist on chain")
     allowed = {
         "requester": {parties.requester},
         "provider": {parties.provider} - {None},
@@ -122,61 +107,82 @@ async def _authorize(request: Request, address: str, job_id: int, role: str) -> 
     }[role]
     if address not in allowed:
         state.metrics.inc("forbidden_total")
-        who = {
-            "requester": "its requester",
-            "provider": "its assigned provider",
-            "party": "its requester and assigned provider",
-        }[role]
-        raise RelayError(403, "forbidden", f"{address} may not do this: only {who} may", address=address)
-    request.state.parties = parties
-    return address
+        raise RelayError(E.NotAuthorized, f"{address} may not do this: only {_WHO[role]} may", address=address)
+    return JobAccess(job_id, address, parties)
+
+
+async def requester_access(job_id: JobId, request: Request, address: Signer) -> JobAccess:
+    return await _access(request, job_id, address, "requester")
+
+
+async def provider_access(job_id: JobId, request: Request, address: Signer) -> JobAccess:
+    return await _access(request, job_id, address, "provider")
+
+
+async def party_access(job_id: JobId, request: Request, address: Signer) -> JobAccess:
+    return await _access(request, job_id, address, "party")
+
+
+# Route parameters declaring who may call a job route (each also declares the {job_id} path parameter).
+Requester = Annotated[JobAccess, Depends(requester_access)]
+Provider = Annotated[JobAccess, Depends(provider_access)]
+Party = Annotated[JobAccess, Depends(party_access)]
 
 
 def _decode(text: str, limit: int) -> bytes:
     if len(text) > (limit * 4) // 3 + 4:
-        raise RelayError(413, "document_too_large", f"a document may be at most {limit} bytes")
+        raise RelayError(E.DocumentTooLarge, f"a document may be at most {limit} bytes", limit=limit)
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise RelayError(422, "bad_base64", "ciphertext must be standard base64") from None
+        raise RelayError(E.BadBase64, "ciphertext must be standard base64") from None
 
 
 async def _put_document(
-    request: Request, job_id: int, kind: str, name: str, data: bytes, blob_ids: list[str] | None
-) -> Stored:
+    request: Request, job: JobAccess, kind: str, name: str, data: bytes, blob_ids: list[str] | None
+) -> StoredDocument:
     state = request.app.state.relay
     digest = hashlib.sha256(data).hexdigest()
-    committed = request.state.parties.scene_manifest_hash
+    committed = job.parties.scene_manifest_hash
     if kind == SCENE and committed and committed.hex() != digest:
         raise RelayError(
-            409,
-            "manifest_hash_mismatch",
+            E.ManifestHashMismatch,
             f"this scene manifest does not match the hash committed on chain ({committed.hex()})",
         )
     now = time.time()
-    missing = await state.run(state.meta.put_document, job_id, kind, name, data, digest, blob_ids, now)
-    if missing:
+    refused = await state.run(
+        state.meta.put_document, job.job_id, kind, name, data, digest, blob_ids, now, state.config
+    )
+    if refused and refused["refused"] == "missing_blobs":
+        missing = refused["missing"]
         raise RelayError(
-            409,
-            "missing_blobs",
+            E.MissingBlobs,
             f"{len(missing)} referenced blobs are not on the relay; upload them first",
             missing=missing[:1000],
         )
-    return Stored(sha256=digest, updated_at=now)
+    if refused:
+        cfg = state.config
+        raise RelayError(
+            E.JobFull,
+            f"a job may hold at most {cfg.max_previews_per_job} previews and {cfg.max_job_bytes} bytes of documents",
+            max_previews=cfg.max_previews_per_job,
+            max_bytes=cfg.max_job_bytes,
+        )
+    return StoredDocument(sha256=digest, updated_at=now)
 
 
 async def _get_document(request: Request, job_id: int, kind: str, name: str = ""):
     state = request.app.state.relay
     doc = await state.run(state.meta.get_document, job_id, kind, name)
     if doc is None:
-        raise RelayError(404, "no_document", f"job {job_id} has no {kind} yet")
+        raise RelayError(E.NoSuchDocument, f"job {job_id} has no {kind} yet")
     return doc
 
 
 @router.get("/{job_id}", response_model=JobSummary, summary="What the relay holds for a job")
-async def job_summary(job_id: JobId, request: Request, address: Signer):
-    await _authorize(request, address, job_id, "party")
-    state, parties = request.app.state.relay, request.state.parties
+async def job_summary(job: Party, request: Request):
+    job_id, parties = job.job_id, job.parties
+    state = request.app.state.relay
     meta = state.meta
     scene = await state.run(meta.get_document, job_id, SCENE, "")
     result = await state.run(meta.get_document, job_id, RESULT, "")
@@ -194,51 +200,48 @@ async def job_summary(job_id: JobId, request: Request, address: Signer):
 
 
 @router.delete("/{job_id}", status_code=204, summary="Drop a job's documents (requester); its blobs become collectable")
-async def delete_job(job_id: JobId, request: Request, address: Signer):
-    await _authorize(request, address, job_id, "requester")
+async def delete_job(job: Requester, request: Request):
+    job_id = job.job_id
     state = request.app.state.relay
     await state.run(state.meta.delete_job, job_id)
     return Response(status_code=204)
 
 
-@router.put("/{job_id}/scene-manifest", response_model=Stored, summary="Store the encrypted scene manifest")
-async def put_scene_manifest(job_id: JobId, body: DocumentIn, request: Request, address: Signer):
-    await _authorize(request, address, job_id, "requester")
+@router.put("/{job_id}/scene-manifest", response_model=StoredDocument, summary="Store the encrypted scene manifest")
+async def put_scene_manifest(job: Requester, body: DocumentIn, request: Request):
     data = _decode(body.ciphertext, request.app.state.relay.config.max_document_bytes)
-    return await _put_document(request, job_id, SCENE, "", data, body.blob_ids)
+    return await _put_document(request, job, SCENE, "", data, body.blob_ids)
 
 
-@router.get("/{job_id}/scene-manifest", response_model=DocumentOut, summary="Read the encrypted scene manifest")
-async def get_scene_manifest(job_id: JobId, request: Request, address: Signer):
-    await _authorize(request, address, job_id, "party")
+@router.get("/{job_id}/scene-manifest", response_model=JobDocument, summary="Read the encrypted scene manifest")
+async def get_scene_manifest(job: Party, request: Request):
+    job_id = job.job_id
     doc = await _get_document(request, job_id, SCENE)
-    return DocumentOut.of(doc)
+    return JobDocument(base64.b64encode(doc.data).decode(), doc.sha256, doc.blob_ids, doc.updated_at)
 
 
-@router.put("/{job_id}/result-manifest", response_model=Stored, summary="Store the encrypted result manifest")
-async def put_result_manifest(job_id: JobId, body: DocumentIn, request: Request, address: Signer):
-    await _authorize(request, address, job_id, "provider")
+@router.put("/{job_id}/result-manifest", response_model=StoredDocument, summary="Store the encrypted result manifest")
+async def put_result_manifest(job: Provider, body: DocumentIn, request: Request):
     data = _decode(body.ciphertext, request.app.state.relay.config.max_document_bytes)
-    return await _put_document(request, job_id, RESULT, "", data, body.blob_ids)
+    return await _put_document(request, job, RESULT, "", data, body.blob_ids)
 
 
-@router.get("/{job_id}/result-manifest", response_model=DocumentOut, summary="Read the encrypted result manifest")
-async def get_result_manifest(job_id: JobId, request: Request, address: Signer):
-    await _authorize(request, address, job_id, "party")
+@router.get("/{job_id}/result-manifest", response_model=JobDocument, summary="Read the encrypted result manifest")
+async def get_result_manifest(job: Party, request: Request):
+    job_id = job.job_id
     doc = await _get_document(request, job_id, RESULT)
-    return DocumentOut.of(doc)
+    return JobDocument(base64.b64encode(doc.data).decode(), doc.sha256, doc.blob_ids, doc.updated_at)
 
 
-@router.put("/{job_id}/previews/{name}", response_model=Stored, summary="Store an encrypted preview")
-async def put_preview(job_id: JobId, name: PreviewName, body: PreviewIn, request: Request, address: Signer):
-    await _authorize(request, address, job_id, "provider")
+@router.put("/{job_id}/previews/{name}", response_model=StoredDocument, summary="Store an encrypted preview")
+async def put_preview(job: Provider, name: PreviewName, body: PreviewIn, request: Request):
     data = _decode(body.ciphertext, request.app.state.relay.config.max_document_bytes)
-    return await _put_document(request, job_id, PREVIEW, name, data, None)
+    return await _put_document(request, job, PREVIEW, name, data, None)
 
 
 @router.get("/{job_id}/previews", response_model=list[PreviewInfo], summary="List previews")
-async def list_previews(job_id: JobId, request: Request, address: Signer):
-    await _authorize(request, address, job_id, "party")
+async def list_previews(job: Party, request: Request):
+    job_id = job.job_id
     state = request.app.state.relay
     rows = await state.run(state.meta.list_documents, job_id, PREVIEW)
     return [PreviewInfo(name=n, size=s, sha256=h, updated_at=u) for n, s, h, u in rows]
@@ -249,15 +252,15 @@ async def list_previews(job_id: JobId, request: Request, address: Signer):
     summary="Read one encrypted preview (raw bytes)",
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-async def get_preview(job_id: JobId, name: PreviewName, request: Request, address: Signer):
-    await _authorize(request, address, job_id, "party")
+async def get_preview(job: Party, name: PreviewName, request: Request):
+    job_id = job.job_id
     doc = await _get_document(request, job_id, PREVIEW, name)
     return Response(doc.data, media_type="application/octet-stream", headers={"X-Content-SHA256": doc.sha256})
 
 
 @router.post("/{job_id}/progress", response_model=SeqOut, summary="Post a progress heartbeat (provider)")
-async def post_progress(job_id: JobId, body: Heartbeat, request: Request, address: Signer):
-    await _authorize(request, address, job_id, "provider")
+async def post_progress(job: Provider, body: Heartbeat, request: Request):
+    job_id = job.job_id
     state = request.app.state.relay
     seq = await state.run(state.meta.add_progress, job_id, body.model_dump_json(), time.time())
     state.notify_progress(job_id)
@@ -274,13 +277,12 @@ def _events(rows) -> list[ProgressEvent]:
     summary="Heartbeats after `after`; waits up to `wait` seconds for a new one (long-poll)",
 )
 async def get_progress(
-    job_id: JobId,
+    job: Party,
     request: Request,
-    address: Signer,
     after: Annotated[int, Query(ge=0, le=MAX_JOB_ID)] = 0,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT)] = 0,
 ):
-    await _authorize(request, address, job_id, "party")
+    job_id = job.job_id
     state = request.app.state.relay
     deadline = time.monotonic() + wait
     while True:
@@ -303,9 +305,9 @@ async def get_progress(
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def stream_progress(
-    job_id: JobId, request: Request, address: Signer, after: Annotated[int, Query(ge=0, le=MAX_JOB_ID)] = 0
+    job: Party, request: Request, after: Annotated[int, Query(ge=0, le=MAX_JOB_ID)] = 0
 ):
-    await _authorize(request, address, job_id, "party")
+    job_id = job.job_id
     state = request.app.state.relay
 
     async def events():
@@ -314,7 +316,7 @@ async def stream_progress(
             event = state.progress_event(job_id)
             for e in _events(await state.run(state.meta.progress_after, job_id, last)):
                 last = e.seq
-                yield f"id: {e.seq}\nevent: progress\ndata: {e.model_dump_json()}\n\n"
+                yield f"id: {e.seq}\nevent: progress\ndata: {json.dumps(dataclasses.asdict(e))}\n\n"
             try:
                 await asyncio.wait_for(event.wait(), timeout=15)
             except TimeoutError:

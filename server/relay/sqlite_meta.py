@@ -8,12 +8,14 @@ A PostgreSQL store for several relay instances would implement the same methods.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 SCHEMA = """
+-- created_at: when the blob was last uploaded or reported present to a client; GC's grace counts from it.
 CREATE TABLE IF NOT EXISTS blobs (
   blob_id TEXT PRIMARY KEY, size INTEGER NOT NULL, owner TEXT NOT NULL, created_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS blobs_owner ON blobs(owner);
@@ -87,25 +89,46 @@ class SqliteMetadata:
         row = self._one("SELECT size FROM blobs WHERE blob_id = ?", (blob_id,))
         return row[0] if row else None
 
-    def missing_blobs(self, blob_ids: list[str]) -> list[str]:
-        present: set[str] = set()
-        for i in range(0, len(blob_ids), 500):
-            part = blob_ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            present.update(r[0] for r in self._all(f"SELECT blob_id FROM blobs WHERE blob_id IN ({marks})", part))
-        return [b for b in blob_ids if b not in present]
-
     def add_blob(self, blob_id: str, size: int, owner: str, now: float, session: str | None = None) -> None:
         """Record a published blob and close the session that produced it (named `session`, by default
         the blob id), in one transaction; a token session remembers which blob it became."""
         session = session or blob_id
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?, ?)", (blob_id, size, owner, now))
+            # A re-upload restarts the grace period: its uploader is about to reference it.
+            self._db.execute(
+                "INSERT INTO blobs VALUES (?, ?, ?, ?) ON CONFLICT(blob_id) DO UPDATE SET created_at = ?",
+                (blob_id, size, owner, now, now),
+            )
             self._db.execute("DELETE FROM uploads WHERE owner = ? AND blob_id = ?", (owner, session))
             self._db.execute(
                 "UPDATE upload_tokens SET blob_id = ? WHERE owner = ? AND token = ?", (blob_id, owner, session)
             )
+
+    def sessions_of_blob(self, blob_id: str) -> list[str]:
+        """Owners with an open session named by this blob id (left over once someone published it)."""
+        return [r[0] for r in self._all("SELECT owner FROM uploads WHERE blob_id = ?", (blob_id,))]
+
+    def missing_blobs(self, blob_ids: list[str], now: float, fresh_after: float) -> list[str]:
+        """Which of these blobs are not stored. Present ones last touched before `fresh_after` are touched
+        (their GC grace restarts) in the same transaction as the answer, so GC cannot take a blob just
+        reported present; the others were touched so recently that GC cannot take them for a long while."""
+        present: dict[str, float] = {}
+        for part in _chunks(blob_ids):
+            marks = ",".join("?" * len(part))
+            present.update(self._all(f"SELECT blob_id, created_at FROM blobs WHERE blob_id IN ({marks})", part))
+        stale = [b for b, at in present.items() if at < fresh_after]
+        if stale:
+            with self._lock, self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                for part in _chunks(stale):
+                    marks = ",".join("?" * len(part))
+                    touched = self._db.execute(
+                        f"UPDATE blobs SET created_at = ? WHERE blob_id IN ({marks}) RETURNING blob_id", [now, *part]
+                    ).fetchall()
+                    for gone in set(part) - {r[0] for r in touched}:  # collected just before this transaction
+                        del present[gone]
+        return [b for b in blob_ids if b not in present]
 
     def delete_blob_row(self, blob_id: str) -> None:
         self._write("DELETE FROM blobs WHERE blob_id = ?", (blob_id,))
@@ -113,13 +136,44 @@ class SqliteMetadata:
     def all_blob_ids(self) -> set[str]:
         return {r[0] for r in self._all("SELECT blob_id FROM blobs")}
 
-    def used_bytes(self, owner: str) -> int:
-        row = self._one(
-            "SELECT (SELECT COALESCE(SUM(size), 0) FROM blobs WHERE owner = ?)"
-            " + (SELECT COALESCE(SUM(size), 0) FROM uploads WHERE owner = ?)",
-            (owner, owner),
-        )
-        return row[0]
+    def admit_upload(self, owner: str, name: str, size: int, by_token: bool, now: float, limits) -> dict | None:
+        """Open (or keep) the session `name` of `owner`, checking every limit in the same transaction as
+        the insert, so concurrent starts cannot together pass a limit each passes alone. Returns None, or
+        {"refused": reason, ...figures} with reason one of size_conflict, too_many_uploads, relay_busy,
+        quota_exceeded, relay_full. `limits`: the relay's config."""
+        with self._lock, self._db:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute("SELECT size FROM uploads WHERE owner = ? AND blob_id = ?", (owner, name)).fetchone()
+            if row is not None and row[0] != size:
+                return {"refused": "size_conflict", "size": row[0]}
+            if row is None:
+                mine = db.execute("SELECT COUNT(*) FROM uploads WHERE owner = ?", (owner,)).fetchone()[0]
+                if mine >= limits.max_uploads_per_address:
+                    return {"refused": "too_many_uploads", "open": mine}
+                if db.execute("SELECT COUNT(*) FROM uploads").fetchone()[0] >= limits.max_uploads:
+                    return {"refused": "relay_busy"}
+                used = db.execute(
+                    "SELECT (SELECT COALESCE(SUM(size), 0) FROM blobs WHERE owner = ?)"
+                    " + (SELECT COALESCE(SUM(size), 0) FROM uploads WHERE owner = ?)",
+                    (owner, owner),
+                ).fetchone()[0]
+                if used + size > limits.quota_bytes:
+                    return {"refused": "quota_exceeded", "used": used, "quota": limits.quota_bytes}
+                total = db.execute(
+                    "SELECT (SELECT COALESCE(SUM(size), 0) FROM blobs) + (SELECT COALESCE(SUM(size), 0) FROM uploads)"
+                ).fetchone()[0]
+                if limits.total_bytes and total + size > limits.total_bytes:
+                    return {"refused": "relay_full"}
+                if size and not _disk_has_room(self._path.parent, size + limits.disk_reserve_bytes):
+                    return {"refused": "relay_full"}
+            db.execute(
+                "INSERT INTO uploads VALUES (?, ?, ?, ?, ?) ON CONFLICT(owner, blob_id) DO UPDATE SET updated_at = ?",
+                (owner, name, size, now, now, now),
+            )
+            if by_token:
+                db.execute("INSERT OR REPLACE INTO upload_tokens VALUES (?, ?, NULL)", (owner, name))
+            return None
 
     def totals(self) -> tuple[int, int, int]:
         row = self._one("SELECT COUNT(*), COALESCE(SUM(size), 0), (SELECT COUNT(*) FROM uploads) FROM blobs")
@@ -142,16 +196,6 @@ class SqliteMetadata:
             self._db.execute(
                 "DELETE FROM upload_tokens WHERE owner = ? AND token = ? AND blob_id IS NULL", (owner, blob_id)
             )
-
-    def start_token_upload(self, owner: str, token: str, size: int, now: float) -> None:
-        """Open (or keep) a session named by a client token; the relay names the blob when it is complete."""
-        with self._lock, self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
-                "INSERT INTO uploads VALUES (?, ?, ?, ?, ?) ON CONFLICT(owner, blob_id) DO UPDATE SET updated_at = ?",
-                (owner, token, size, now, now, now),
-            )
-            self._db.execute("INSERT OR REPLACE INTO upload_tokens VALUES (?, ?, NULL)", (owner, token))
 
     def token_state(self, owner: str, token: str) -> tuple[bool, str | None]:
         """(is `token` a token session of `owner`, the blob id it produced if complete)."""
@@ -180,17 +224,32 @@ class SqliteMetadata:
         sha256: str,
         blob_ids: list[str] | None,
         now: float,
-    ) -> list[str]:
-        """Store a document and (when given) replace its blob references. Returns referenced blobs that
-        do not exist; then nothing is stored, so a manifest never points at bytes the relay lacks."""
+        limits,
+    ) -> dict | None:
+        """Store a document and (when given) replace its blob references. Refused (nothing stored) with
+        {"refused": "missing_blobs", "missing": [...]} when referenced blobs do not exist, so a manifest
+        never points at bytes the relay lacks, or {"refused": "job_full", ...} past the per-job limits
+        (`limits`: the relay's config). The limits are checked in the same transaction as the write."""
         with self._lock, self._db:
-            self._db.execute("BEGIN IMMEDIATE")
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
             missing = []
             for blob_id in blob_ids or []:
-                if not self._db.execute("SELECT 1 FROM blobs WHERE blob_id = ?", (blob_id,)).fetchone():
+                if not db.execute("SELECT 1 FROM blobs WHERE blob_id = ?", (blob_id,)).fetchone():
                     missing.append(blob_id)
             if missing:
-                return missing
+                return {"refused": "missing_blobs", "missing": missing}
+            others = db.execute(
+                "SELECT COUNT(*) FROM documents WHERE job_id = ? AND kind = ? AND name != ?", (job_id, kind, name)
+            ).fetchone()[0]
+            job_bytes = db.execute(  # every document of the job but the one this write replaces
+                "SELECT COALESCE(SUM(length(data)), 0) FROM documents WHERE job_id = ? AND NOT (kind = ? AND name = ?)",
+                (job_id, kind, name),
+            ).fetchone()[0]
+            if kind == "preview" and others >= limits.max_previews_per_job:
+                return {"refused": "job_full", "previews": others}
+            if job_bytes + len(data) > limits.max_job_bytes:
+                return {"refused": "job_full", "bytes": job_bytes}
             self._db.execute(
                 "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?)",
                 (job_id, kind, name, data, sha256, now),
@@ -201,7 +260,7 @@ class SqliteMetadata:
                 self._db.executemany(
                     "INSERT OR IGNORE INTO refs VALUES (?, ?, ?)", [(job_id, kind, b) for b in blob_ids]
                 )
-            return []
+            return None
 
     def get_document(self, job_id: int, kind: str, name: str) -> Document | None:
         row = self._one(
@@ -264,9 +323,25 @@ class SqliteMetadata:
             )
         ]
 
-    def delete_blob_if_unreferenced(self, blob_id: str) -> bool:
+    def delete_blob_if_unreferenced(self, blob_id: str, created_before: float) -> bool:
+        """Delete the row if still collectable: unreferenced and not touched since the candidate query."""
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
             if self._db.execute("SELECT 1 FROM refs WHERE blob_id = ?", (blob_id,)).fetchone():
                 return False
-            return self._db.execute("DELETE FROM blobs WHERE blob_id = ?", (blob_id,)).rowcount > 0
+            return (
+                self._db.execute(
+                    "DELETE FROM blobs WHERE blob_id = ? AND created_at < ?", (blob_id, created_before)
+                ).rowcount
+                > 0
+            )
+
+
+def _chunks(items: list, size: int = 500):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _disk_has_room(directory: Path, needed: int) -> bool:
+    st = os.statvfs(directory)
+    return st.f_bavail * st.f_frsize >= needed

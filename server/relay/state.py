@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from addon.farm.authority import JobAuthority
-
+from .authority import JobAuthority
 from .config import RelayConfig
 from .fs_blobs import FileBlobStore
 from .metrics import Metrics
@@ -29,14 +30,36 @@ class RelayState:
     nonces: NonceStore
     metrics: Metrics = field(default_factory=Metrics)
     limiter: RateLimiter | None = None
-    # Publishing a blob and collecting it must not interleave (a re-upload racing a deletion).
+    # Publishing a blob, collecting it and leasing it to a download must not interleave.
     publish_lock: threading.Lock = field(default_factory=threading.Lock)
-    upload_locks: dict = field(default_factory=dict)
-    progress_events: dict = field(default_factory=dict)
+    # Held by whoever uses them (a request, a follower): entries vanish with their last user.
+    upload_locks: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)
+    progress_events: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)
+    downloads: Counter = field(default_factory=Counter)  # blob id -> downloads in progress (GC skips them)
+    # Guards `downloads` and GC's decision to delete; never held across disk I/O (taken on the loop).
+    lease_lock: threading.Lock = field(default_factory=threading.Lock)
+    inflight: int = 0  # /v1 requests being handled
 
     def __post_init__(self):
+        cfg = self.config
         if self.limiter is None:
-            self.limiter = RateLimiter(self.config.rate_per_second, self.config.rate_burst)
+            self.limiter = RateLimiter(cfg.rate_per_second, cfg.rate_burst)
+        self.ip_limiter = RateLimiter(cfg.ip_rate, cfg.ip_burst)
+        self.ip_fail_limiter = RateLimiter(cfg.ip_fail_rate, cfg.ip_fail_burst)
+
+    def lease_download(self, blob_id: str) -> bool:
+        """Keep GC off this blob until release_download; False if it is not stored (any more)."""
+        with self.lease_lock:
+            if self.meta.blob_size(blob_id) is None or self.blobs.blob_path(blob_id) is None:
+                return False
+            self.downloads[blob_id] += 1
+            return True
+
+    def release_download(self, blob_id: str) -> None:
+        with self.lease_lock:
+            self.downloads[blob_id] -= 1
+            if self.downloads[blob_id] <= 0:
+                del self.downloads[blob_id]
 
     async def run(self, fn, *args):
         """Run blocking work (disk, SQLite, chain calls) off the event loop.

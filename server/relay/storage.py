@@ -43,7 +43,11 @@ class BlobStore(Protocol):
 
     def blob_size(self, blob_id: str) -> int | None: ...
 
-    def open_upload(self, key: UploadKey) -> UploadSession: ...
+    def open_upload(self, key: UploadKey) -> UploadSession:
+        """The session, for one request at a time; it may hold resources (descriptors) until released."""
+
+    def release_upload(self, key: UploadKey, session: UploadSession) -> None:
+        """The request using the session is done with it; an idle session holds no descriptor."""
 
     def upload_offset(self, key: UploadKey) -> int: ...
 
