@@ -73,7 +73,7 @@ def provider_public_key(account) -> bytes:
 
 
 def agent_config(devnet, farm, data_dir: Path, **overrides) -> AgentConfig:
-    base = dict(node_url=devnet.url, contract_id=farm.contract_id, data_dir=data_dir, sandbox=False,
+    base = dict(node_url=devnet.url, contract_id=farm.contract_id, data_dir=data_dir, sandbox=True,
                 min_accept_seconds=60, poll_seconds=0.2, bond=10 * STX, retry_max_seconds=2.0)
     return AgentConfig(**(base | overrides))
 
@@ -82,8 +82,9 @@ class AgentThread:
     """An Agent running in a thread of the test process; `events` collects what it reported."""
 
     def __init__(self, config: AgentConfig, private_key: str, **kwargs):
-        self.events: list[tuple[str, str, dict]] = []
-        self.agent = Agent(config, private_key, on_event=lambda *e: self.events.append(e), **kwargs)
+        self.events: list[tuple[str, str, dict, float]] = []  # (event, message, fields, time.monotonic())
+        self.agent = Agent(config, private_key, on_event=lambda *e: self.events.append((*e, time.monotonic())),
+                           **kwargs)
         self.thread = threading.Thread(target=self.agent.run, daemon=True)
 
     def __enter__(self):
@@ -135,3 +136,158 @@ def max_pixel_differences(pairs: list[tuple[Path, Path]]) -> list[float]:
                             cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
     line = next(x for x in result.stdout.splitlines() if x.startswith("DIFF "))
     return json.loads(line[5:])
+
+
+# ---- the agent as a separate process (for SIGKILL) --------------------------------------------------
+
+PASSPHRASE = "test passphrase"
+
+
+def key_file(path: Path, private_key: str) -> Path:
+    """An encrypted key file for `private_key` (cheap KDF: tests only)."""
+    from addon.farm.keystore import create_keystore
+
+    create_keystore(path, PASSPHRASE, private_key=private_key, scrypt_n=2**10)
+    return path
+
+
+class AgentProcess:
+    """`python -m server provider run` with JSON-lines logs read back as events."""
+
+    def __init__(self, key: Path, node_url: str, contract_id: str, relay_url: str, data_dir: Path, *extra: str):
+        self.args = [sys.executable, "-m", "server", "provider", "run", "--key-file", str(key), "--node", node_url,
+                     "--contract", contract_id, "--relay", relay_url, "--data-dir", str(data_dir),
+                     "--log-format", "json", "--no-progress", "--poll-seconds", "0.2", "--benchmark-score", "100",
+                     *extra]
+        self.log_path = data_dir.parent / f"{data_dir.name}-agent.log"
+        self.proc: subprocess.Popen | None = None
+        self._offset = 0
+
+    def start(self) -> "AgentProcess":
+        import os
+
+        self._offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in kill/stop
+        env = os.environ | {"RENDER_FARM_PASSPHRASE": PASSPHRASE, "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(self.args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        return self
+
+    def events(self, since_start: bool = True) -> list[dict]:
+        data = self.log_path.read_bytes()[self._offset if since_start else 0:]
+        out = []
+        for line in data.decode(errors="replace").splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                out.append({"event": "text", "message": line})
+        return out
+
+    def wait_for(self, event: str, timeout: float = 120, count: int = 1, **fields) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [e for e in self.events() if e.get("event") == event
+                     and all(e.get(k) == v for k, v in fields.items())]
+            if len(found) >= count:
+                return found
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        tail = [e.get("message") for e in self.events()][-15:]
+        raise AssertionError(f"no {count}× {event} {fields} within {timeout} s (exit {self.proc.poll()}); log: {tail}")
+
+    def kill(self) -> None:
+        import os
+        import signal
+
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the agent and the Blender it runs, as in a power cut
+            self.proc.wait()
+        self._log.close()
+
+    def stop(self, timeout: float = 60) -> int:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+        return self.proc.returncode
+
+
+class PausableProxy:
+    """A TCP proxy on a fixed loopback port that can go down and come back: the node 'unreachable'."""
+
+    def __init__(self, target_port: int):
+        import socket
+
+        self.target_port = target_port
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self._server = None
+        self._threads: list[threading.Thread] = []
+        self._conns: list = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def up(self) -> None:
+        import socket
+
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port))
+        server.listen(64)
+        self._server = server
+        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+
+    def down(self) -> None:
+        import socket
+
+        server, self._server = self._server, None
+        if server:
+            try:
+                server.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            server.close()
+        for conn in self._conns:
+            try:
+                conn.close()
+            except OSError:
+                pass
+        self._conns.clear()
+
+    def _accept(self, server) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass

@@ -10,6 +10,7 @@ import pytest
 from addon.farm.contract import JobStatus
 from addon.farm.manifest import SceneFile
 from addon.farm.requester import Requester
+from addon.farm.tx_journal import TxJournal
 from server.provider import state as S
 from server.provider.render import render_frame
 from server.relay.local import RelayProcess
@@ -61,6 +62,9 @@ def test_job_is_picked_up_rendered_uploaded_and_paid(world, farm, devnet, relay,
         wait_status(farm, job_id, JobStatus.SUBMITTED, run=run)
         uploaded = [e for e in run.events if e[0] == "frame_uploaded" and e[2]["job_id"] == job_id]
         assert [e[2]["frame"] for e in uploaded] == [1, 2, 3]  # each frame as it finished
+        beats = requester.relay.jobs.progress(job_id).events  # a heartbeat per uploaded frame
+        assert [(b.frames_done, b.frames_total) for b in beats][-3:] == [(1, 3), (2, 3), (3, 3)]
+        assert beats[-1].eta_seconds == 0
         review = requester.review(job_id)
         assert review.complete and sorted(review.previews) == [1, 2, 3]
         assert all(p.startswith(b"\x89PNG") for p in review.previews.values())
@@ -80,10 +84,18 @@ def test_job_is_picked_up_rendered_uploaded_and_paid(world, farm, devnet, relay,
     *diffs, control = max_pixel_differences([*zip(frames, direct, strict=True), (frames[0], direct[2])])
     assert all(d <= PIXEL_TOLERANCE for d in diffs), diffs
     assert control > 10 * PIXEL_TOLERANCE  # the comparison does see a different frame (the cube turns)
-    # Nothing of the agent's chain writes is left pending.
     state_db = S.AgentState(tmp_path / "agent", provider.private_key)
     assert state_db.job(job_id).phase in (S.CLAIMED, S.CLOSED)
     assert len(state_db.uploaded_frames(job_id)) == 3
+    journal = TxJournal(state_db.path)  # every chain write of the agent, settled
+    assert journal.pending() == []
+    assert [e.function for e in journal.entries()] == ["register-provider", "start-job", "submit-result", "claim",
+                                                        "set-availability"]
+    assert all(e.status == "success" for e in journal.entries())
+    # r is in the state file only sealed: its bytes appear nowhere in it.
+    r = farm.get_job(job_id).secret
+    for path in (tmp_path / "agent").glob("agent.sqlite*"):
+        assert r not in path.read_bytes() and r.hex().encode() not in path.read_bytes()
 
 
 def test_jobs_it_cannot_serve_are_declined(world, farm, devnet, relay, scene, requester, tmp_path):
@@ -105,3 +117,61 @@ def test_jobs_it_cannot_serve_are_declined(world, farm, devnet, relay, scene, re
     assert "leaves the package: refused" in reasons[escaping]
     assert not (tmp_path / "agent" / "jobs" / "outside.blend").exists()
     assert farm.get_provider(provider.address).reputation == 100  # declining costs nothing
+
+
+def test_claims_when_the_review_window_passes_and_withdraws_above_the_threshold(world, farm, devnet, relay, scene,
+                                                                                requester, tmp_path):
+    provider = world.account()
+    config = agent_config(devnet, farm, tmp_path / "agent", withdraw_above=1 * STX)
+    with AgentThread(config, provider.private_key) as run:
+        run.wait_for("ready", timeout=60)
+        job_id = submit(requester, provider, scene, (1, 1), reward=3 * STX)
+        job = wait_status(farm, job_id, JobStatus.SUBMITTED, run=run)
+        assert not [e for e in run.events if e[0] == "claimed"]  # the requester may still review
+        balance = farm.client.get_balance(provider.address)
+        devnet.advance(seconds=job.review_by - farm.get_time() + 20)  # the requester stays silent
+        run.wait_for("claimed", job_id=job_id, timeout=30)
+        run.wait_for("withdrawn", timeout=30)
+    assert farm.get_job(job_id).status == JobStatus.COMPLETED
+    assert farm.get_earnings(provider.address) == 0
+    assert farm.client.get_balance(provider.address) > balance + 3 * STX - STX // 10  # minus a few fees
+
+
+def test_declines_a_requester_with_many_rejections_and_a_closing_accept_window(world, farm, devnet, relay, scene,
+                                                                               requester, tmp_path):
+    other = world.provider()
+    picky_requester = world.account()
+    rejected, _ = world.submitted_job(picky_requester, other)
+    farm.reject_result(picky_requester.private_key, rejected)  # 1 rejection; with the new job: of 2 jobs
+
+    provider = world.account()
+    config = agent_config(devnet, farm, tmp_path / "agent", requester_min_jobs=2, max_requester_rejection_rate=0.4)
+    from addon.farm.requester import Requester as Flow
+
+    with AgentThread(config, provider.private_key) as run, Flow(farm, relay.url, picky_requester.private_key) as picky:
+        run.wait_for("ready", timeout=60)
+        job_id = submit(picky, provider, scene, (1, 1))
+        wait_status(farm, job_id, JobStatus.DECLINED, timeout=60, run=run)
+    reason = next(e[2]["reason"] for e in run.events if e[0] == "job_declined")
+    assert "rejected 1 of 2 jobs" in reason
+
+    hurried = agent_config(devnet, farm, tmp_path / "agent2", min_accept_seconds=4000)  # more than the 1 h window
+    with AgentThread(hurried, provider.private_key) as run:
+        run.wait_for("ready", timeout=60)
+        job_id = submit(requester, provider, scene, (1, 1))
+        wait_status(farm, job_id, JobStatus.DECLINED, timeout=60, run=run)
+    assert "of the accept window left" in next(e[2]["reason"] for e in run.events if e[0] == "job_declined")
+
+
+def test_a_frame_over_its_time_cap_ends_the_job_in_a_defined_state(world, farm, devnet, relay, scene, requester,
+                                                                    tmp_path):
+    provider = world.account()
+    config = agent_config(devnet, farm, tmp_path / "agent", frame_time_cap=0.05)  # no frame renders that fast
+    with AgentThread(config, provider.private_key) as run:
+        run.wait_for("ready", timeout=60)
+        job_id = submit(requester, provider, scene, (1, 2))
+        failed = run.wait_for("job_failed", job_id=job_id, timeout=120)
+    assert "took longer than 0.05 s" in failed[1] and "left to expire" in failed[1]
+    record = S.AgentState(tmp_path / "agent", provider.private_key).job(job_id)
+    assert record.phase == S.FAILED and "took longer" in record.detail
+    assert farm.get_job(job_id).status == JobStatus.IN_PROGRESS  # not submitted; the deadline settles it

@@ -19,10 +19,11 @@ unreachable is retried with backoff and a log line that says what is being retri
 
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -89,12 +90,14 @@ class AgentConfig:
     min_accept_seconds: int = 60  # chain seconds left before accept-by needed to take a job
     blender: dict[str, str] = field(default_factory=dict)  # "4.2" → python of a venv with that bpy
     sandbox: bool = True
+    hide: tuple[Path, ...] = ()  # never visible inside the sandbox (the key file); the state DB is added
     frame_time_cap: float = 600.0
     memory_cap: int = 8 << 30
     # money
     withdraw_above: int | None = None  # micro-STX of earnings that trigger a withdraw; None: on demand
     # pacing
     poll_seconds: float = 0.5
+    busy_poll_seconds: float = 2.0
     heartbeat_seconds: float = 30.0
     retry_max_seconds: float = 30.0
 
@@ -119,12 +122,13 @@ class Stopped(Exception):
 class Agent:
     def __init__(self, config: AgentConfig, private_key: str, *, on_event: Callable | None = None,
                  renderer: Callable | None = None):
-        self.config = config
         self.private_key = private_key
         self.client = StacksClient(config.network, api_url=config.node_url)
         self.address = keys.address_from_private_key(private_key, self.client.network.address_network)
         self.data_dir = Path(config.data_dir)
         self.state = S.AgentState(self.data_dir, private_key)
+        state_files = (self.state.path, self.state.path.with_name(self.state.path.name + "-wal"))
+        self.config = config = replace(config, hide=(*config.hide, *state_files))
         self.journal = TxJournal(self.state.path)  # same file, its own table
         self.farm = RenderFarm(self.client, config.contract_id, journal=self.journal)
         self.on_event = on_event
@@ -165,7 +169,10 @@ class Agent:
                         raise
                     self._wait_retry("watch the chain", cause, 0)
                     continue
-                self._stop.wait(self.config.poll_seconds)
+                # Every GPU busy: nothing new can start, so look less often (the chain's node and this
+                # process would otherwise take CPU from the render); claims can wait a second or two.
+                busy = self._busy() >= self.config.gpu_count
+                self._stop.wait(self.config.busy_poll_seconds if busy else self.config.poll_seconds)
         finally:
             self._stop.set()
             for worker in list(self._workers.values()):
@@ -290,6 +297,9 @@ class Agent:
 
     def serve(self, job: Job) -> None:
         job_id = job.job_id
+        if job_id not in self.views:
+            self.emit("job_seen", f"job {job_id}: assigned to this provider ({job.status.name.lower()})",
+                      job_id=job_id, status=job.status.name.lower())
         view = self.views.setdefault(job_id, JobView(job_id, "checking", len(_frames(job))))
         relay_url = self.relay_for(job)
         if relay_url is None:
@@ -477,7 +487,7 @@ class Agent:
                     failures = self.state.frame_failed(job_id, frame, str(exc)) if frame is not None else 2
                     self.emit("frame_failed", f"job {job_id}: frame {frame} failed ({failures}×): {exc.reason}",
                               logging.WARNING, job_id=job_id, frame=frame, failures=failures)
-                    if failures >= 2:
+                    if failures >= 2 or exc.final:
                         raise RenderFailed(f"frame {frame} failed twice: {exc.reason}; the job is left to expire",
                                            frame) from exc
         finally:
@@ -525,9 +535,11 @@ class Agent:
 
 
 class RenderFailed(Exception):
-    def __init__(self, reason: str, frame: int | None = None):
+    """A frame could not be rendered; `final`: the renderer already retried it."""
+
+    def __init__(self, reason: str, frame: int | None = None, final: bool = False):
         super().__init__(reason)
-        self.reason, self.frame = reason, frame
+        self.reason, self.frame, self.final = reason, frame, final
 
 
 def _frames(job: Job) -> list[int]:
@@ -539,33 +551,18 @@ def _minor(version: str) -> str:
 
 
 def default_renderer(config: AgentConfig) -> Callable:
-    """render(blend, frames, out_dir, *, job_root, on_frame, skip): one Blender process for the chunk
-    when server.provider.render has render_chunk (the sandboxed renderer), else one per frame."""
+    """render(blend, frames, out_dir, *, job_root, on_frame, skip): the chunk in one sandboxed Blender
+    process (server.provider.render.render_chunk, which retries a failing frame once itself)."""
     from server.provider import render
 
-    if hasattr(render, "render_chunk"):
-        def chunk(blend, frames, out_dir, *, job_root, on_frame, skip):
-            kwargs = {"job_root": job_root, "device": config.device, "sandbox": config.sandbox,
-                      "on_frame": on_frame, "skip": skip}
-            try:
-                return render.render_chunk(blend, frames, out_dir, **kwargs)
-            except render.RenderError as exc:
-                raise RenderFailed(str(exc), getattr(exc, "frame", None)) from exc
-        return chunk
+    limits = render.RenderLimits(frame_seconds=config.frame_time_cap, memory_bytes=config.memory_cap)
 
-    if config.sandbox:
-        raise RenderFailed("no sandboxed renderer is installed (server.provider.render has no render_chunk): "
-                           "this agent refuses to render untrusted scenes without one; start it with "
-                           "--no-sandbox only for development on trusted scenes")
-
-    def per_frame(blend, frames, out_dir, *, job_root, on_frame, skip):
-        for frame in frames:
-            if frame in skip:
-                continue
-            try:
-                rendered = render.render_frame(blend, frame, out_dir, time_cap=config.frame_time_cap,
-                                               memory_cap=config.memory_cap)
-            except render.RenderError as exc:
-                raise RenderFailed(str(exc), frame) from exc
-            on_frame(rendered)
-    return per_frame
+    def chunk(blend, frames, out_dir, *, job_root, on_frame, skip):
+        try:
+            return render.render_chunk(blend, frames, out_dir, job_root=job_root, device=config.device,
+                                       limits=limits, sandbox=config.sandbox, on_frame=on_frame, skip=skip,
+                                       hide=config.hide)
+        except render.RenderError as exc:
+            found = re.search(r"frame (\d+)", str(exc))
+            raise RenderFailed(str(exc), int(found.group(1)) if found else None, final=True) from exc
+    return chunk

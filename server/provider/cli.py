@@ -66,7 +66,9 @@ def _resources(parser: argparse.ArgumentParser, *, with_bond=True) -> None:
     parser.add_argument("--price", type=int, default=1_000, help="µSTX per complexity unit (default 1000)")
     parser.add_argument("--benchmark-score", type=int,
                         help="score to publish (default: run the built-in benchmark if available, else 100)")
-    parser.add_argument("--device", default="CPU", help="render device: CPU, CUDA, OPTIX, HIP, ONEAPI, METAL")
+    parser.add_argument("--device", default="auto",
+                        help="render device: auto (the best GPUs found, else the CPU), CPU, OPTIX, CUDA, HIP, ONEAPI, "
+                             "METAL, or KIND:ID from `devices` (default auto)")
     if with_bond:
         parser.add_argument("--bond", type=_stx, default=10 * STX,
                             help="bond in STX locked at registration (default 10)")
@@ -113,6 +115,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _common(p)
     p = sub.add_parser("benchmark", help="run the built-in benchmark scene and print the score")
     p.add_argument("--device", default="CPU", help="render device (default CPU)")
+    p.add_argument("--log-format", choices=("text", "json"), default="text", help=argparse.SUPPRESS)
     p = sub.add_parser("devices", help="list the render devices Cycles finds and why a GPU is not used")
     p = sub.add_parser("keygen", help="create an encrypted key file and print its address")
     p.add_argument("--key-file", type=Path, required=True, help="where to write it (refuses to overwrite)")
@@ -164,10 +167,14 @@ def _contract(args) -> str:
     return next(a["address"] for a in accounts if a["name"] == "deployer") + ".render-farm"
 
 
-def _farm(args, journal=None):
+def _farm(args, *, journaled: bool = True):
+    """The contract; chain writes go through the agent's journal in --data-dir, so a command run while
+    the agent runs takes the next free nonce and is remembered like the agent's own writes."""
     from addon.farm.contract import RenderFarm
+    from addon.farm.tx_journal import TxJournal
     from addon.stacks.api import StacksClient
 
+    journal = TxJournal(args.data_dir / "agent.sqlite") if journaled else None
     return RenderFarm(StacksClient(args.network, api_url=args.node), _contract(args), journal=journal)
 
 
@@ -179,9 +186,26 @@ def _score(args) -> int:
     except ImportError:
         console.print("[yellow]no built-in benchmark in this build: publishing score 100 (--benchmark-score N)[/]")
         return 100
-    result = run_benchmark(device=args.device)
+    result = run_benchmark(device=_device(args))
     console.print(f"benchmark on {result.device}: score {result.score} in {result.seconds:.1f} s")
     return int(result.score)
+
+
+def _device(args) -> str:
+    """--device auto resolved through Cycles' detection; the reason a GPU is not used is logged."""
+    if args.device.lower() != "auto":
+        return args.device
+    from server.provider import devices
+
+    if getattr(args, "_resolved_device", None):
+        return args._resolved_device
+
+    found = devices.detect()
+    for line in found.explain():
+        logging.getLogger("provider").info(line, extra={"event": "device"})
+    chosen = devices.select(found.devices, "auto")
+    args._resolved_device = "CPU" if chosen[0].kind == "CPU" else chosen[0].kind
+    return args._resolved_device
 
 
 def _config(args, private_key: str):
@@ -190,10 +214,11 @@ def _config(args, private_key: str):
     return AgentConfig(
         node_url=args.node, contract_id=_contract(args), data_dir=args.data_dir, network=args.network,
         relays=tuple(args.relay), gpu_count=args.gpus, gpu_memory=args.gpu_memory, benchmark_score=_score(args),
-        price_per_unit=args.price, bond=args.bond, device=args.device, max_scene_bytes=args.max_scene_bytes,
+        price_per_unit=args.price, bond=args.bond, device=_device(args), max_scene_bytes=args.max_scene_bytes,
         max_requester_rejection_rate=args.max_requester_rejection_rate, requester_min_jobs=args.requester_min_jobs,
         min_accept_seconds=args.min_accept_seconds, blender=dict(args.blender), sandbox=not args.no_sandbox,
-        frame_time_cap=args.frame_time_cap, withdraw_above=args.withdraw_above, poll_seconds=args.poll_seconds)
+        frame_time_cap=args.frame_time_cap, withdraw_above=args.withdraw_above, poll_seconds=args.poll_seconds,
+        hide=(args.key_file.resolve(),))
 
 
 # ---- commands -----------------------------------------------------------------------------------------
@@ -261,7 +286,7 @@ def cmd_status(args) -> int:
     from addon.farm.keystore import load_keystore
 
     address = load_keystore(args.key_file).address  # no passphrase needed to look
-    farm = _farm(args)
+    farm = _farm(args, journaled=False)
     provider = farm.get_provider(address)
     table = Table(title=f"provider {address}")
     table.add_column("what")
@@ -329,14 +354,14 @@ def cmd_benchmark(args) -> int:
 
 
 def cmd_devices(args) -> int:
+    from server.provider import devices
+
     try:
-        from server.provider import devices
-    except ImportError:
-        print("device detection is not part of this build yet (server/provider/devices.py); rendering uses CPU",
-              file=sys.stderr)
+        found = devices.detect()
+    except devices.DeviceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
-    report = devices.detect_devices() if hasattr(devices, "detect_devices") else devices.detect()
-    print(report)
+    print("\n".join(found.explain()))
     return 0
 
 
