@@ -114,6 +114,7 @@ def test_every_panel_draws_in_every_state(ui, fresh_session, panel, network, sta
     s.pending = (messages.PendingTx("0x" + "ab" * 32, "create-jobs", 7, "pending", 12.0),) if extras else ()
     s.last_error = "Reading the balance: the node did not answer; check the node URL " * 2 if extras else ""
     s.backup_words = " ".join(IMPORT_WORDS.split()) if extras else ""
+    s.estimate = ("About 42 s per frame on the reference machine (features)",) if extras else ()
     expected = "OFFLINE" if state == "OFFLINE" else "NO_WALLET" if state.startswith("NO_WALLET") else state
     online, _ = sub(ui, "preferences").network_allowed(prefs)
     assert s.status(online) == expected
@@ -138,7 +139,8 @@ def test_every_panel_draws_in_every_state(ui, fresh_session, panel, network, sta
         else:
             assert "render_farm.job_action" not in ops and "render_farm.download" not in ops
     if expected in ("READY", "BUSY"):
-        assert {"render_farm.check_scene", "render_farm.submit"} <= set(ops)
+        assert {"render_farm.check_scene", "render_farm.submit", "render_farm.estimate"} <= set(ops)
+        assert ("About 42 s per frame" in texts) == extras
     bpy.context.preferences.system.use_online_access = False
 
 
@@ -231,6 +233,13 @@ def test_cli_command_runs_the_headless_cli(ui, capsys):
     with pytest.raises(SystemExit) as done:
         command.run(["submit", "--help"])  # what `blender -c render_farm submit --help` runs
     assert done.value.code == 0 and "--wait" in capsys.readouterr().out
+
+
+def test_estimate_sets_seconds_per_frame(ui, fresh_session):
+    settings = bpy.context.scene.render_farm
+    settings.complexity_per_frame = 1
+    assert bpy.ops.render_farm.estimate() == {"FINISHED"}
+    assert settings.complexity_per_frame >= 1 and fresh_session.estimate[0].startswith("About ")
 
 
 def test_preflight_lists_problems_for_an_unsaved_scene(ui, fresh_session):

@@ -83,6 +83,33 @@ class RENDERFARM_OT_check_scene(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class RENDERFARM_OT_estimate(bpy.types.Operator):
+    """Estimate the render time per frame from the scene's features; sets Seconds per Frame"""
+    bl_idname = "render_farm.estimate"
+    bl_label = "Estimate"
+
+    def execute(self, context):
+        import math
+
+        from ..farm.estimate import EstimateError, estimate_scene
+        from .scene_stats import scene_stats
+
+        settings, scene = context.scene.render_farm, context.scene
+        first, last = settings.frame_range(scene)
+        try:
+            estimate = estimate_scene(scene_stats(scene, frame_start=first, frame_end=last))
+        except EstimateError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        per_frame = estimate.per_frame_reference_seconds
+        settings.complexity_per_frame = max(1, math.ceil(per_frame))
+        SESSION.estimate = (f"About {per_frame:.0f} s per frame on the reference machine ({estimate.source})",
+                            f"{estimate.total_reference_seconds / 3600:.2f} reference-hours for frames {first}-{last}",
+                            *estimate.notes)
+        self.report({"INFO"}, SESSION.estimate[0])
+        return {"FINISHED"}
+
+
 class RENDERFARM_OT_submit(bpy.types.Operator):
     """Pack the scene (the .blend itself is only read), create its chunks on chain and upload it"""
     bl_idname = "render_farm.submit"
@@ -157,5 +184,5 @@ class RENDERFARM_OT_download(bpy.types.Operator):
                         endpoints(preferences(context)), SESSION.private_key(), self.job_id)
 
 
-classes = (RENDERFARM_OT_check_scene, RENDERFARM_OT_submit, RENDERFARM_OT_refresh_jobs, RENDERFARM_OT_job_action,
-           RENDERFARM_OT_download)
+classes = (RENDERFARM_OT_check_scene, RENDERFARM_OT_estimate, RENDERFARM_OT_submit, RENDERFARM_OT_refresh_jobs,
+           RENDERFARM_OT_job_action, RENDERFARM_OT_download)

@@ -104,12 +104,16 @@ def draw_settings(box, scene) -> None:
     box.label(text=f"{settings.chunk_count(scene)} chunk(s)")
     box.prop(settings, "providers")
     box.prop(settings, "min_reputation")
-    box.prop(settings, "complexity_per_frame")
+    row = box.row(align=True)
+    row.prop(settings, "complexity_per_frame")
+    row.operator("render_farm.estimate", text="", icon="TIME")
+    for line in SESSION.estimate:
+        box.label(text=line)
     box.prop(settings, "reward_stx")
     frames = settings.frame_range(scene)
     total = max(0, frames[1] - frames[0] + 1) * settings.complexity_per_frame
-    box.label(text=f"About {total / 3600:.1f} reference GPU-hours; {stx(settings.reward_micro_stx())} offered",
-              icon="INFO")
+    box.label(text=f"{stx(settings.reward_micro_stx())} offered for {total / 3600:.2f} reference-hours: a provider "
+                   "takes it if that pays its price per second", icon="INFO")
     col = box.column(align=True)
     col.prop(settings, "pinned")
     col.prop(settings, "excluded")

@@ -25,6 +25,7 @@ class Session:
     last_info: str = ""
     jobs: tuple[m.JobView, ...] = ()
     pending: tuple[m.PendingTx, ...] = ()
+    estimate: tuple[str, ...] = ()  # the last estimate, as lines for the panel
     problems: tuple[tuple[str, str], ...] = ()  # the last pre-flight: (severity, what to do)
     backup_words: str = field(default="", repr=False)  # a new wallet's words until the artist confirms
     reports: list[tuple[str, str]] = field(default_factory=list)  # ({'INFO'|'ERROR'}, text) not yet shown

@@ -14,7 +14,7 @@ from .contract import JobStatus
 from .errors import JobStateError
 from .events import RenderProgress
 from .job_list import JobList, JobRecord
-from .relay_transport import RelayRequestError, RelayUnavailable
+from .relay_errors import RelayRefused, RelayUnavailable
 
 ENDED = (JobStatus.CANCELLED, JobStatus.EXPIRED)
 
@@ -88,7 +88,7 @@ class Follower:
         if status in (JobStatus.PENDING, JobStatus.IN_PROGRESS):
             try:
                 page = self.requester.relay.jobs.progress(job_id, after=self._seq.get(job_id, 0), wait=0)
-            except (RelayRequestError, RelayUnavailable, OSError):
+            except (RelayRefused, RelayUnavailable, OSError):
                 pass  # progress is a nicety: a relay hiccup must not stop following (the chain decides)
             else:
                 self._seq[job_id] = page.last_seq

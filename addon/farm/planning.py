@@ -23,6 +23,7 @@ from .contract import Provider, RenderFarm
 from .contract_errors import ContractError
 from .error_mapping import translated
 from .errors import ChainError, FarmError
+from .estimate import CHUNK_STARTUP_SECONDS, DEFAULT_SAFETY_FACTOR
 from .manifest import FrameRange
 from .requester import ChunkPlan
 
@@ -139,7 +140,9 @@ def plan(farm: RenderFarm, candidates: list[Provider], terms: Terms) -> list[Chu
         turn = (turn + attempt + 1) % len(chosen)
         slots[provider.address] -= 1
         free_bond[provider.address] -= compensation(rewards[index])
-        duration = complexity[index] * REFERENCE_SCORE // max(1, provider.benchmark_score)
+        # As the estimate does: the provider's predicted seconds (startup included) times the safety factor.
+        predicted = (complexity[index] + CHUNK_STARTUP_SECONDS) * REFERENCE_SCORE / max(1, provider.benchmark_score)
+        duration = int(predicted * DEFAULT_SAFETY_FACTOR) + 1
         duration = min(max(duration, config["min_duration"]), config["max_duration"])
         plans.append(ChunkPlan(provider.address, frames, rewards[index], complexity[index], duration))
     for chunk in plans:  # the contract's own verdict, one read per chunk
