@@ -254,8 +254,9 @@ class PausableProxy:
             except OSError:
                 pass
             server.close()
-        for conn in self._conns:
+        for conn in self._conns:  # shutdown wakes a thread blocked in recv(); close alone does not
             try:
+                conn.shutdown(socket.SHUT_RDWR)
                 conn.close()
             except OSError:
                 pass

@@ -68,8 +68,12 @@ def test_job_is_picked_up_rendered_uploaded_and_paid(world, farm, devnet, relay,
         review = requester.review(job_id)
         assert review.complete and sorted(review.previews) == [1, 2, 3]
         assert all(p.startswith(b"\x89PNG") for p in review.previews.values())
+        # Until the claim, r is in the agent's files only sealed: the requester cannot take the frames unpaid.
+        on_disk = b"".join(p.read_bytes() for p in (tmp_path / "agent").glob("agent.sqlite*"))
         requester.approve(job_id)
         run.wait_for("claimed", job_id=job_id, timeout=30)
+        r = farm.get_job(job_id).secret
+        assert r not in on_disk and r.hex().encode() not in on_disk
         wait_status(farm, job_id, JobStatus.COMPLETED, timeout=30)
 
     # Clean stop: availability off. Payment, reputation and bond as the contract says.
@@ -92,10 +96,7 @@ def test_job_is_picked_up_rendered_uploaded_and_paid(world, farm, devnet, relay,
     assert [e.function for e in journal.entries()] == ["register-provider", "start-job", "submit-result", "claim",
                                                         "set-availability"]
     assert all(e.status == "success" for e in journal.entries())
-    # r is in the state file only sealed: its bytes appear nowhere in it.
-    r = farm.get_job(job_id).secret
-    for path in (tmp_path / "agent").glob("agent.sqlite*"):
-        assert r not in path.read_bytes() and r.hex().encode() not in path.read_bytes()
+
 
 
 def test_jobs_it_cannot_serve_are_declined(world, farm, devnet, relay, scene, requester, tmp_path):

@@ -107,7 +107,7 @@ def test_node_unreachable_is_retried_with_a_readable_log_line(world, farm, devne
     with AgentThread(config, provider.private_key) as run:
         run.wait_for("ready", timeout=60)
         proxy.down()
-        run.wait_for("node_unreachable", timeout=30)
+        run.wait_for("node_unreachable", timeout=90)
         job_id = submit(requester, provider, scene, (1, 2))  # created while the agent cannot see the chain
         time.sleep(2)
         proxy.up()

@@ -1,6 +1,7 @@
 """The transaction journal on the real local chain: recorded before broadcast, nonces that do not collide,
 and a restart (a new journal on the same file) that neither forgets nor double-sends a transaction."""
 
+import hashlib
 import threading
 
 import pytest
@@ -35,7 +36,7 @@ def add_bond_tx(farm, account, amount):
 
 
 def bond_key(amount):
-    return "add-bond:" + c.serialize(c.UInt(amount)).hex()
+    return "add-bond:" + hashlib.sha256(c.serialize(c.UInt(amount))).hexdigest()
 
 
 def test_writes_are_recorded_and_settled(world, farm, tmp_path):

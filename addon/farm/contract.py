@@ -5,6 +5,7 @@ make (nothing else may move), signed, broadcast, awaited and decoded; an (err uN
 exception of addon.farm.contract_errors. Read-only results come back as plain dataclasses.
 """
 
+import hashlib
 from dataclasses import dataclass, fields, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING
@@ -225,7 +226,7 @@ class RenderFarm:
         if self.journal is None:
             txid = self.client.broadcast(build(nonce, fee))
         else:  # recorded before it is sent; the same call while it is pending reuses it
-            key = f"{function}:" + ",".join(c.serialize(arg).hex() for arg in args)
+            key = f"{function}:" + hashlib.sha256(b"".join(c.serialize(arg) for arg in args)).hexdigest()
             txid = self.journal.send(self.client, sender, function, lambda n: build(n, fee), key=key)
         result = self._await(txid)
         return result.result.value if isinstance(result.result, c.Ok) else result.result

@@ -32,7 +32,7 @@ from addon.farm.contract import Job, JobStatus, RenderFarm
 from addon.farm.contract_errors import ContractError
 from addon.farm.errors import AuthorizationError, FarmError, IntegrityError
 from addon.farm.manifest import ResultFrame, SceneManifest
-from addon.farm.relay_client import RelayClient, RelayRequestError, RelayUnavailable
+from addon.farm.relay_client import RelayClient, RelayRefused, RelayUnavailable
 from addon.farm.tx_journal import TxJournal
 from addon.stacks import keys
 from addon.stacks.api import StacksClient
@@ -51,7 +51,7 @@ def transient(exc: BaseException) -> BaseException | None:
     while exc is not None:
         if isinstance(exc, _TRANSIENT):
             return exc
-        if isinstance(exc, RelayRequestError) and (exc.status >= 500 or exc.status == 429):
+        if isinstance(exc, RelayRefused) and exc.retryable:
             return exc
         exc = exc.__cause__
     return None
@@ -64,7 +64,7 @@ def contract_error(exc: BaseException) -> ContractError | None:
 
 
 def relay_status(exc: BaseException) -> int | None:
-    while exc is not None and not isinstance(exc, RelayRequestError):
+    while exc is not None and not isinstance(exc, RelayRefused):
         exc = exc.__cause__
     return exc.status if exc is not None else None
 
@@ -206,7 +206,7 @@ class Agent:
 
     def _wait_retry(self, what: str, exc: Exception, attempt: int) -> None:
         delay = min(self.config.retry_max_seconds, 0.5 * 2 ** min(attempt, 8))
-        source = "relay" if isinstance(exc, RelayUnavailable | RelayRequestError) else "node"
+        source = "relay" if isinstance(exc, RelayUnavailable | RelayRefused) else "node"
         self.emit(f"{source}_unreachable", f"{what}: the {source} is unreachable ({exc}); retrying in {delay:g} s",
                   logging.WARNING, attempt=attempt + 1, retry_in=delay)
         self._stop.wait(delay) if not self.stopping else time.sleep(min(delay, 1))
