@@ -10,6 +10,7 @@ from addon.farm import benchmark, blender_process
 from addon.farm.benchmark import BenchmarkError, predicted_seconds, run_benchmark, score_for
 from tests.test_provider_render import EVIL_SCENE  # a text block and a driver that write a marker if run
 
+
 def test_child_gets_its_arguments_and_opens_scenes_without_running_their_scripts(tmp_path):
     blend, marker = tmp_path / "scripted.blend", tmp_path / "marker"
     subprocess.run([sys.executable, "-I", "-c", EVIL_SCENE, str(blend), str(marker)], check=True,
