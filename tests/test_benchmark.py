@@ -8,29 +8,20 @@ import pytest
 
 from addon.farm import benchmark, blender_process
 from addon.farm.benchmark import BenchmarkError, predicted_seconds, run_benchmark, score_for
-
-# Saves a scene whose text block would write MARKER on load if auto-execution were on.
-_SCRIPTED_SCENE = r"""
-import bpy, sys
-blend, marker = sys.argv[-2], sys.argv[-1]
-bpy.ops.wm.read_factory_settings(use_empty=True)
-text = bpy.data.texts.new("on_load.py")
-text.write(f"open({marker!r}, 'w').write('ran')\n")
-text.use_module = True
-bpy.ops.wm.save_as_mainfile(filepath=blend)
-"""
+from tests.test_provider_render import EVIL_SCENE  # a text block and a driver that write a marker if run
 
 
 def test_child_gets_its_arguments_and_opens_scenes_without_running_their_scripts(tmp_path):
     blend, marker = tmp_path / "scripted.blend", tmp_path / "marker"
-    subprocess.run([sys.executable, "-I", "-c", _SCRIPTED_SCENE, str(blend), str(marker)], check=True,
+    subprocess.run([sys.executable, "-I", "-c", EVIL_SCENE, str(blend), str(marker)], check=True,
                    capture_output=True, timeout=120)
     code = ("import json\nscene = open_blend(ARGS[0])\n"
+            "scene.frame_set(2)\n"
             "print('OPENED ' + json.dumps({'args': ARGS, 'texts': len(__import__('bpy').data.texts)}))\n")
     result = blender_process.run(code, [str(blend), "two words", "--flag"], timeout=120)
     report = json.loads(blender_process.tagged_line(result, "OPENED"))
     assert report == {"args": [str(blend), "two words", "--flag"], "texts": 1}
-    assert not marker.exists(), "the scene's text block ran"
+    assert not list(tmp_path.glob("marker*")), "the scene's text block or driver ran"
 
 
 def test_blender_binary_command_passes_code_and_args_after_the_separator():

@@ -56,17 +56,22 @@ def test_heavier_features_cost_more():
     plain = total(stats(), False)
     for heavier in (stats(motion_blur=True), stats(texture_bytes=1 << 30), stats(max_bounces=24),
                     stats(denoiser="OPENIMAGEDENOISE"),
-                    stats(content=(e.FrameContent(1, 50_000, 10, 3, volumes=1), e.FrameContent(24, 200_000, 40, 5))),
                     stats(content=(e.FrameContent(1, 50_000, 10, 300), e.FrameContent(24, 200_000, 40, 300)))):
         assert total(heavier, False) > plain
     assert total(stats(adaptive_sampling=True, adaptive_threshold=0.05), False) < plain
+    # A volume's cost per sample measured about the same as a surface's (docs/estimate.md): never less.
+    with_volume = stats(content=(e.FrameContent(1, 50_000, 10, 3, volumes=1), e.FrameContent(24, 200_000, 40, 5)))
+    assert total(with_volume, False) >= plain
 
 
 def test_content_changing_across_the_range_is_interpolated():
     seconds = e.feature_frame_seconds(stats())
     assert len(seconds) == 24 and all(a < b for a, b in zip(seconds, seconds[1:], strict=False))
     by_probe = e.probe_frame_seconds(stats(), probe())
-    assert by_probe[-1] == pytest.approx(by_probe[0] * 0.45 / 0.30)
+    assert all(a < b for a, b in zip(by_probe, by_probe[1:], strict=False))  # the later probe took longer
+    # Between the probed frames the first's cost plus the later's extra time, at most all of it scaled up.
+    sampled_up = (320 * 180 * 64) / (800 * 8)
+    assert by_probe[0] + 0.15 <= by_probe[-1] <= by_probe[0] + 0.15 * sampled_up
 
 
 @pytest.mark.parametrize("bad, message", [

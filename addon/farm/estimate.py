@@ -89,23 +89,23 @@ class SceneStats:
 class CostModel:
     """Reference-seconds per unit of each feature, set from renders on the reference machine (docs/estimate.md)."""
 
-    frame_fixed: float = 0.02               # per frame: scene sync, film, output
-    per_triangle: float = 7e-7              # BVH build and sync per distinct evaluated triangle
+    frame_fixed: float = 0.008              # per frame: scene sync, film, output
+    per_triangle: float = 3.5e-7             # BVH build and sync per distinct evaluated triangle
     per_instance: float = 1e-5
-    per_texture_byte: float = 4.5e-9        # image loading (every frame: Cycles reloads without persistent data)
-    per_hair_strand: float = 7e-6
-    sample_pixel: float = 1.2e-6            # one sample of one pixel, plain diffuse scene, 12 bounces
+    per_texture_byte: float = 2e-9         # image loading (every frame: Cycles reloads without persistent data)
+    per_hair_strand: float = 4e-6
+    sample_pixel: float = 4.0e-7            # one sample of one pixel, plain diffuse scene, 12 bounces
     geometry_log2: float = 0.06             # x(1 + this * log2(1 + triangles / 10k)): deeper BVH traversal
-    light_log2: float = 0.45                # x(1 + this * log2(1 + lights)): light sampling
-    volume: float = 1.0                     # x(1 + this) when a volume is in the scene
+    light_log2: float = 0.09                # x(1 + this * log2(1 + lights)): light sampling
+    volume: float = 0.0                     # x(1 + this) with a volume: measured ~0 (dense fog ends paths early)
     motion_blur: float = 0.1                # x(1 + this)
     hair_log2: float = 0.18                 # x(1 + this * log2(1 + strands / 1000))
-    adaptive_share: float = 0.006           # adaptive sampling takes about this / threshold of the samples
+    adaptive_share: float = 0.019           # adaptive sampling takes about this / threshold of the samples
     denoise_pixel: float = 5e-6             # OpenImageDenoise per pixel on CPU
-    eevee_frame_fixed: float = 2.0          # EEVEE on the reference is software OpenGL on 2 cores: slow passes
-    eevee_sample: float = 0.45              # per sample, nearly independent of the (small) resolution
+    eevee_frame_fixed: float = 1.0          # EEVEE on the reference is software OpenGL on 2 cores: slow passes
+    eevee_sample: float = 0.14              # per sample, nearly independent of the (small) resolution
     eevee_sample_pixel: float = 1e-6
-    eevee_chunk_compile: float = 3.0        # shader compilation, once per chunk (the first frame pays it)
+    eevee_chunk_compile: float = 1.5        # shader compilation, once per chunk (the first frame pays it)
     workbench_sample_pixel: float = 2e-6
 
 
@@ -237,27 +237,50 @@ def probe_frame_seconds(stats: SceneStats, probe: ProbeResult, costs: CostModel 
 
     The first probed frame's two timings at `low_samples` and `samples` give the cost per sample (per
     sample-pixel for Cycles) and the rest (sync, BVH build, textures, per-render overhead; for EEVEE also
-    the per-frame passes), which is paid once per frame whatever the settings. The full frame is the rest
-    plus the sample cost at the full pixels x (effective) samples, plus the modelled denoise. A later
-    probed frame scales the first frame's full cost by its time over the first frame's at the same
-    settings. Frames between probed ones are interpolated linearly.
+    the per-frame passes), which is paid once per frame whatever the settings. If timing noise hides the
+    sample cost (slope <= 0), the model's sample cost stands in. The full frame is the rest plus the
+    sample cost at the full pixels x (effective) samples, plus the modelled denoise. A later probed
+    frame adds its difference from the first, split between build and sampling as the feature model
+    says the content changed. Frames between probed ones are interpolated linearly.
     """
     validate(stats)
     if not probe.frames or probe.frames[0].low_seconds is None or probe.frames[0].low_samples is None:
         raise EstimateError("the probe's first frame lacks its two timings; run the probe again")
     to_reference = probe.local_score / 100
     first = probe.frames[0]
-    spread = max(1, first.samples - first.low_samples)
-    per_sample = max(0.0, first.seconds - first.low_seconds) / spread      # local seconds per sample
-    rest = max(0.0, first.low_seconds - per_sample * first.low_samples)
-    if stats.engine == "CYCLES":
-        full = rest + per_sample / first.pixels * stats.pixels * effective_samples(stats, costs)
-    else:  # probed at full resolution
-        full = rest + per_sample * stats.samples
+    cycles = stats.engine == "CYCLES"
+    per_sample = (first.seconds - first.low_seconds) / max(1, first.samples - first.low_samples)
+    if per_sample <= 0 and cycles:  # timing noise larger than the sample signal: take the model's slope
+        content = _nearest(stats, first.frame)
+        per_sample = sample_cost(stats, content, costs) * first.pixels / to_reference
+        per_sample = min(per_sample, min(first.seconds, first.low_seconds) / first.samples)
+    per_sample = max(0.0, per_sample)                                       # local seconds per probe sample
+    rest = max(0.0, min(first.seconds - per_sample * first.samples, first.low_seconds - per_sample * first.low_samples))
+    scale = stats.pixels / first.pixels * effective_samples(stats, costs) / first.samples if cycles else (
+        stats.samples / first.samples)
+    full = rest + per_sample * first.samples * scale
     points = {first.frame: full}
     for p in probe.frames[1:]:
-        points[p.frame] = full * p.seconds / first.seconds
+        # A later frame's extra time is split into build (added as is) and sampling (scaled) the way the
+        # feature model says its content changed; EEVEE has no such split and scales as a whole.
+        delta = p.seconds - first.seconds
+        share = _fixed_share_of_change(stats, first, p, costs) if cycles else 0.0
+        points[p.frame] = max(0.0, full + delta * share + delta * (1 - share) * scale)
     return [s * to_reference + denoise_cost(stats, costs) for s in _interpolate(points, stats.frames)]
+
+
+def _nearest(stats: SceneStats, frame: int) -> FrameContent:
+    return min(stats.content, key=lambda c: abs(c.frame - frame))
+
+
+def _fixed_share_of_change(stats: SceneStats, first: ProbeFrame, later: ProbeFrame, costs: CostModel) -> float:
+    """Of the modelled change between two probed frames at probe settings, the share in the fixed part."""
+    a, b = _nearest(stats, first.frame), _nearest(stats, later.frame)
+    fixed = fixed_cost(stats, b, costs) - fixed_cost(stats, a, costs)
+    sampled = (sample_cost(stats, b, costs) - sample_cost(stats, a, costs)) * first.pixels * first.samples
+    if abs(fixed) + abs(sampled) == 0:
+        return 0.0
+    return abs(fixed) / (abs(fixed) + abs(sampled))
 
 
 @dataclass(frozen=True)
