@@ -135,7 +135,8 @@ def test_every_panel_draws_in_every_state(ui, fresh_session, panel, network, sta
         assert "#2 frames 9–12" in texts and "Transactions waiting for a block" in texts and "Last error" in texts
         assert "1. sell" in texts and "render_farm.wallet_backup_done" in ops
         if expected in ("READY", "BUSY"):  # per-state buttons: approve/reject, download, cancel
-            assert ops.count("render_farm.job_action") == 2 + 3 and ops.count("render_farm.download") == 1
+            # approve + reject; cancel for pending, rejected, declined; reassign for rejected, declined
+            assert ops.count("render_farm.job_action") == 2 + 3 + 2 and ops.count("render_farm.download") == 1
         else:
             assert "render_farm.job_action" not in ops and "render_farm.download" not in ops
     if expected in ("READY", "BUSY"):

@@ -150,7 +150,8 @@ class RENDERFARM_OT_job_action(bpy.types.Operator):
 
     action: bpy.props.EnumProperty(items=[("approve", "Approve", "Pay the provider: the result is right"),
                                           ("reject", "Reject", "Refuse the result: it is wrong or incomplete"),
-                                          ("cancel", "Cancel", "Cancel the chunk and get its escrow back")])
+                                          ("cancel", "Cancel", "Cancel the chunk and get its escrow back"),
+                                          ("reassign", "Reassign", "Give the chunk to the next allowed provider")])
     job_id: bpy.props.IntProperty(min=0)
 
     @classmethod
@@ -161,7 +162,9 @@ class RENDERFARM_OT_job_action(bpy.types.Operator):
     def description(cls, context, properties):
         return {"approve": "Approve: pay the provider, the frames unlock when it claims",
                 "reject": "Reject the result: wrong or incomplete frames",
-                "cancel": "Cancel the chunk: its escrow returns to the wallet"}[properties.action]
+                "cancel": "Cancel the chunk: its escrow returns to the wallet",
+                "reassign": "Give the chunk to the next allowed provider (its manifest sealed anew for it)"
+                }[properties.action]
 
     def execute(self, context):
         return run_task(self, f"{self.action.title()} job {self.job_id}", farm_tasks.decide, user_dir(),

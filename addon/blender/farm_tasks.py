@@ -109,7 +109,14 @@ def submit(emit, home: Path, endpoints: Endpoints, private_key: str, planned, pa
 
 def decide(emit, home: Path, endpoints: Endpoints, private_key: str, action: str, job_id: int) -> str:
     with open_requester(endpoints, home, private_key) as requester:
-        text = follow.decide(requester, action, job_id)
+        if action == "reassign":
+            job_list = JobList(home)
+            record = job_list.get(job_id, endpoints.contract_id)
+            if record is None:
+                raise ValueError(f"job {job_id} is not in this wallet's job list")
+            text = follow.reassign(requester, job_list, record)[1]
+        else:
+            text = follow.decide(requester, action, job_id)
     refresh(emit, home, endpoints, private_key)
     return text[0].upper() + text[1:]
 

@@ -170,6 +170,9 @@ def draw_chunk_actions(box, chunk) -> None:
     elif chunk.state == "completed":
         row.operator("render_farm.download", icon="IMPORT").job_id = chunk.job_id
     elif chunk.state in ("pending", "rejected", "declined"):
+        if chunk.state != "pending":
+            op = row.operator("render_farm.job_action", text="Reassign", icon="USER")
+            op.action, op.job_id = "reassign", chunk.job_id
         op = row.operator("render_farm.job_action", text="Cancel", icon="CANCEL")
         op.action, op.job_id = "cancel", chunk.job_id
 

@@ -17,6 +17,7 @@ from .job_list import JobList, JobRecord
 from .relay_errors import RelayRefused, RelayUnavailable
 
 ENDED = (JobStatus.CANCELLED, JobStatus.EXPIRED)
+REASSIGNABLE = (JobStatus.REJECTED, JobStatus.DECLINED)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,9 @@ class Follower:
                 self.requester.reject(record.job_id)
                 note = f"rejected: frames {review.missing_frames} are missing"
             job = self.requester.job(record.job_id)
+        if job.status in REASSIGNABLE and self.auto_approve:
+            record, note = reassign(self.requester, self.job_list, record)
+            job = self.requester.job(record.job_id)
         if job.status == JobStatus.COMPLETED and job.secret and self.download:
             written = self.requester.download(record.job_id, record.output)
             record = self.job_list.update(record.job_id, self.contract_id, downloaded=True)
@@ -114,3 +118,32 @@ def decide(requester, action: str, job_id: int) -> str:
     if action == "cancel":
         return f"job {job_id} cancelled: {requester.cancel(job_id) / 1e6:g} STX back to the wallet"
     raise ValueError(f"unknown action {action!r}: approve, reject or cancel")
+
+
+def replacement(requester, record: JobRecord) -> str | None:
+    """The best other allowed provider the contract would give this chunk now, or None."""
+    from .contract_errors import ContractError
+    from .planning import rank_key, read_providers
+
+    job = requester.job(record.job_id)
+    skip = {record.provider, *record.tried}
+    for provider in sorted(read_providers(requester.farm, record.candidates), key=lambda p: rank_key(p, ())):
+        if provider.address in skip:
+            continue
+        try:
+            requester.farm.check_assignment(provider.address, requester.address, job.reward, job.complexity,
+                                            job.min_reputation)
+        except ContractError:
+            continue
+        return provider.address
+    return None
+
+
+def reassign(requester, job_list: JobList, record: JobRecord) -> tuple[JobRecord, str]:
+    """Give a rejected or declined chunk to the next allowed provider (its manifest sealed anew for it)."""
+    new = replacement(requester, record)
+    if new is None:
+        return record, f"no other allowed provider can take job {record.job_id} now: add providers or cancel it"
+    requester.reassign(record.job_id, new)
+    record = job_list.update(record.job_id, record.contract_id, provider=new, tried=(*record.tried, record.provider))
+    return record, f"reassigned to {new} (after {record.tried[-1]})"

@@ -38,6 +38,8 @@ class JobRecord:
     envelope_hex: str = ""
     downloaded: bool = False
     created_at: float = 0.0
+    candidates: tuple[str, ...] = ()  # the providers the artist allowed, for a reassignment
+    tried: tuple[str, ...] = ()  # providers that rejected, declined or failed this chunk before
 
 
 class JobList:
@@ -80,7 +82,8 @@ class JobList:
                                "one (the jobs stay on chain: `status --job N` still finds them)") from None
         if not isinstance(data, dict) or data.get("version") != VERSION:
             raise JobListError(f"{self.path} is not a job list of version {VERSION}")
-        return [JobRecord(**item) for item in data["jobs"]]
+        return [JobRecord(**{**item, "candidates": tuple(item.get("candidates", ())),
+                             "tried": tuple(item.get("tried", ()))}) for item in data["jobs"]]
 
     def _write(self, records: list[JobRecord]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

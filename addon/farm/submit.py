@@ -27,7 +27,8 @@ def submit_package(requester: Requester, package: Package, terms: planning.Terms
 
     def record(job_id: int, batch_id: int, chunk, envelope: bytes = b"") -> JobRecord:
         return JobRecord(job_id, batch_id, chunk.provider, chunk.frames.start, chunk.frames.end, chunk.reward,
-                         name, output, farm.contract_id, envelope.hex())
+                         name, output, farm.contract_id, envelope.hex(),
+                         candidates=tuple(dict.fromkeys([*terms.pinned, *candidates])))
 
     emit = requester.emit
 
