@@ -155,6 +155,35 @@ planted.format.file_format = "PNG"
 tree.links.new(layers.outputs["Image"], result.inputs[0])
 tree.links.new(layers.outputs["Image"], planted.inputs["Image"])
 """,
+    # The same File Output node, hidden in a compositor node group linked from a library .blend of the job.
+    "linked_file_output": r"""
+import os
+outside = args[1]
+library = os.path.join(os.path.dirname(blend), "library.blend")
+camera()  # the library's scene, rendered by the group's Render Layers node, needs one too
+tree = bpy.data.node_groups.new("comp", "CompositorNodeTree")
+tree.use_fake_user = True
+tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+layers, result = tree.nodes.new("CompositorNodeRLayers"), tree.nodes.new("NodeGroupOutput")
+planted = tree.nodes.new("CompositorNodeOutputFile")
+planted.directory = outside
+planted.file_name = "planted_"
+planted.file_output_items.new("RGBA", "Image")
+tree.links.new(layers.outputs["Image"], result.inputs[0])
+tree.links.new(layers.outputs["Image"], planted.inputs["Image"])
+bpy.ops.wm.save_as_mainfile(filepath=library)
+bpy.ops.wm.read_factory_settings(use_empty=True)
+scene = bpy.context.scene
+scene.render.engine = "CYCLES"
+scene.cycles.samples = 1
+scene.render.resolution_x = scene.render.resolution_y = 32
+bpy.ops.mesh.primitive_cube_add()
+camera()
+with bpy.data.libraries.load(library, link=True, relative=True) as (_, linked):
+    linked.node_groups = ["comp"]
+scene.compositing_node_group = linked.node_groups[0]
+scene.render.use_compositing = True
+""",
     # Frame 2 needs far more samples than the others: the time-cap scene.
     "slow_frame": r"""
 bpy.ops.mesh.primitive_cube_add()

@@ -127,9 +127,10 @@ def test_geometry_nodes_import_text_of_an_outside_file(world, tmp_path):
     assert [Path(p).name for p in risks.outside_paths] == ["secret.txt"]
 
 
-def test_compositor_file_output_aimed_outside(world, tmp_path):
+@pytest.mark.parametrize("kind", ["file_output", "linked_file_output"])
+def test_compositor_file_output_aimed_outside(world, tmp_path, kind):
     planted = world["outside"] / "planted"
-    blend = _job(world, "file_output", planted)
+    blend = _job(world, kind, planted)
     # Control: with scripts disabled, the File Output node writes a copy of the frame outside.
     unprotected_render(blend, tmp_path / "control.png")
     assert list(planted.glob("planted_*")), "control failed: the File Output node wrote nothing"
@@ -143,6 +144,7 @@ def test_compositor_file_output_aimed_outside(world, tmp_path):
     _outside_untouched(world, before)
     assert not planted.exists()
     assert any("compositor File Output node 'File Output' writing to" in x for x in risks.switched_off)
+    # Removed also when it sits in linked library data: Blender edits it in memory, the file is not saved.
 
 
 def test_inspect_scene_names_what_would_be_switched_off_without_changing_the_file(world, tmp_path):
@@ -192,6 +194,10 @@ def test_code_inside_the_sandbox_reaches_nothing_outside_it(world, tmp_path):
     other_job = world["data"] / "jobs" / "other"
     other_job.mkdir()
     (other_job / "scene.blend").write_text("another requester's scene")
+    # Agent files that happen to lie inside a mounted tree are covered up with `hide`.
+    (job / "agent.key").write_text("misplaced key")
+    (job / "agent-cache").mkdir()
+    (job / "agent-cache" / "state").write_text("state")
     out, tmp = tmp_path / "out", tmp_path / "tmp"
     out.mkdir()
     tmp.mkdir()
@@ -199,15 +205,17 @@ def test_code_inside_the_sandbox_reaches_nothing_outside_it(world, tmp_path):
     home = Path.home()
     checks = {"read": {"key": str(world["key"]), "state": str(world["data"] / "state.sqlite"),
                        "secret": str(world["outside"] / "secret.txt"), "other_job": str(other_job / "scene.blend"),
-                       "job": str(job / "scene.blend"), "passwd": "/etc/passwd"},
+                       "job": str(job / "scene.blend"), "passwd": "/etc/passwd",
+                       "hidden_key": str(job / "agent.key")},
               "write": {"job_write": str(job / "planted"), "outside_write": str(world["outside"] / "planted"),
                         "out_write": str(out / "frame.png"), "tmp_write": "/tmp/scratch"},
-              "list": {"agent_home": str(home), "data": str(world["data"]), "jobs": str(world["data"] / "jobs")},
+              "list": {"agent_home": str(home), "data": str(world["data"]), "jobs": str(world["data"] / "jobs"),
+                       "hidden_dir": str(job / "agent-cache")},
               "port": listener.getsockname()[1]}
     argv = [sys.executable, "-I", "-c", PROBE, json.dumps(checks)]
     try:
         free = _seen(subprocess.run(argv, capture_output=True, text=True, timeout=60))
-        box = Sandbox([job], out, tmp, hide=[world["key"], world["data"]])
+        box = Sandbox([job], out, tmp, hide=[world["key"], world["data"], job / "agent.key", job / "agent-cache"])
         boxed = _seen(subprocess.run(box.command(argv), env=sandboxed_env(), capture_output=True, text=True,
                                      timeout=60))
     finally:
@@ -215,12 +223,15 @@ def test_code_inside_the_sandbox_reaches_nothing_outside_it(world, tmp_path):
     # Control: the same code outside the sandbox reads the key, the state and the secret, and connects.
     assert free["key"] == "encrypted key" and free["secret"] == "SECRET KEY" and free["network"] == "connected"
     assert free["outside_write"] == "written" and free["job_write"] == "written"
+    assert free["hidden_key"] == "misplaced key" and free["hidden_dir"] == ["state"]
     (world["outside"] / "planted").unlink()
     (job / "planted").unlink()
     # Inside: only the job (read-only), the output dir and a private /tmp.
     for name in ("key", "state", "secret", "other_job", "passwd"):
         assert boxed[name] == "FileNotFoundError", (name, boxed[name])
     assert boxed["job"] == "job file" and boxed["job_write"] == "OSError"  # read-only (EROFS)
+    # /dev/null mounted over the file (not even readable: nodev) and an empty tmpfs over the dir
+    assert boxed["hidden_key"] == "PermissionError" and boxed["hidden_dir"] == []
     assert boxed["outside_write"] == "FileNotFoundError"
     assert boxed["out_write"] == "written" and boxed["tmp_write"] == "written"
     assert not (world["outside"] / "planted").exists() and not (job / "planted").exists()

@@ -79,6 +79,7 @@ if getattr(scene, "cycles", None) is not None:
     scene.cycles.device = "CPU" if device["kind"] == "CPU" else "GPU"
 render = scene.render
 render.use_persistent_data = True
+render.use_multiview = False  # one image per frame, at the path we give
 render.image_settings.file_format = "PNG"
 render.use_file_extension = False
 if spec["threads"]:
