@@ -112,6 +112,7 @@ plane.data.materials.append(mat)
 """,
     # Geometry nodes read a text file outside the job and draw it as white letters on black.
     "import_text": r"""
+import os
 secret = args[1]
 bpy.ops.mesh.primitive_plane_add()
 target = bpy.context.active_object
@@ -124,7 +125,14 @@ mat, _, _ = emission("white")
 tree = bpy.data.node_groups.new("read", "GeometryNodeTree")
 tree.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
 read = tree.nodes.new("GeometryNodeImportText")
-read.inputs["Path"].default_value = secret
+if args[2:] == ["computed"]:  # the path is made inside the tree, where blend_paths() cannot see it
+    compute = tree.nodes.new("FunctionNodeReplaceString")
+    compute.inputs["String"].default_value = "/nowhere/" + os.path.basename(secret)
+    compute.inputs["Find"].default_value = "/nowhere"
+    compute.inputs["Replace"].default_value = os.path.dirname(secret)
+    tree.links.new(compute.outputs["String"], read.inputs["Path"])
+else:
+    read.inputs["Path"].default_value = secret
 letters = tree.nodes.new("GeometryNodeStringToCurves")
 fill = tree.nodes.new("GeometryNodeFillCurve")
 paint = tree.nodes.new("GeometryNodeSetMaterial")

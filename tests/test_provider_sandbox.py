@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from server.provider import sandbox as sandbox_module
 from server.provider.render import inspect_scene, render_chunk
 from server.provider.sandbox import Sandbox, python_install, sandboxed_env
 from tests.provider_scenes import build, files_under, pixels, unprotected_argv, unprotected_render, write_png
@@ -113,8 +114,10 @@ def test_osl_script_node_reading_an_outside_image(world, tmp_path):
     assert any("Open Shading Language switched on" in x for x in risks.switched_off)
 
 
-def test_geometry_nodes_import_text_of_an_outside_file(world, tmp_path):
-    blend = _job(world, "import_text", world["outside"] / "secret.txt")
+@pytest.mark.parametrize("path", ["direct", "computed"])
+def test_geometry_nodes_import_text_of_an_outside_file(world, tmp_path, path):
+    blend = build("import_text", world["data"] / "jobs" / f"import_{path}" / "scene.blend",
+                  world["outside"] / "secret.txt", path)
     # Control: the Import Text node reads the secret and the scene draws it as white letters on black.
     unprotected_render(blend, tmp_path / "control.png")
     assert _white_pixels(tmp_path / "control.png") > 20, "control failed: the secret text is not in the image"
@@ -124,7 +127,10 @@ def test_geometry_nodes_import_text_of_an_outside_file(world, tmp_path):
     assert _white_pixels(frames[0].image) == 0
     # Not switched off (reading the job's own files is legitimate); the sandbox shows it nothing else.
     assert any("Import Text node" in x for x in risks.file_imports) and not risks.switched_off
-    assert [Path(p).name for p in risks.outside_paths] == ["secret.txt"]
+    if path == "direct":
+        assert [Path(p).name for p in risks.outside_paths] == ["secret.txt"]
+    else:  # blend_paths() does not see a path made in the tree: only the sandbox stops this one
+        assert "reading a path computed in the node tree" in risks.file_imports[0] and not risks.outside_paths
 
 
 @pytest.mark.parametrize("kind", ["file_output", "linked_file_output"])
@@ -257,3 +263,23 @@ def _green(png: Path) -> float:
 
 def _white_pixels(png: Path) -> int:
     return int((pixels(png)[..., :3].min(axis=2) > 128).sum())
+
+
+def test_a_gpu_sandbox_adds_sys_device_nodes_and_the_kernel_cache(tmp_path):
+    # No GPU here: this runs the GPU variant of the sandbox and checks what it adds, not a GPU render.
+    job, out, tmp, cache = (tmp_path / name for name in ("job", "out", "tmp", "cache"))
+    for path in (job, out, tmp, cache):
+        path.mkdir()
+    script = ("import os; open(os.environ['CUDA_CACHE_PATH'] + '.probe', 'w').write('kernel');"
+              "print('SEEN', os.path.isdir('/sys/devices'), os.environ['OPTIX_CACHE_PATH'])")
+    box = Sandbox([job], out, tmp, gpu=True, kernel_cache=cache)
+    result = subprocess.run(box.command([sys.executable, "-I", "-c", script]),
+                            env=sandboxed_env(sandbox_module.KERNEL_CACHE_ENV), capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.split() == ["SEEN", "True", "/tmp/home/.cache/nv-optix"], result.stderr
+    assert (cache / "nv-compute.probe").read_text() == "kernel"
+    check = "import os; print(os.path.isdir('/sys/devices'), os.path.isdir('/tmp/home/.cache'))"
+    (tmp_path / "tmp2").mkdir()
+    plain = subprocess.run(Sandbox([job], out, tmp_path / "tmp2").command([sys.executable, "-I", "-c", check]),
+                           env=sandboxed_env(), capture_output=True, text=True, timeout=60)
+    assert plain.stdout.split() == ["False", "False"], plain.stderr  # CPU sandboxes get neither
