@@ -33,6 +33,19 @@ def emission(name, color=(1, 1, 1, 1)):
     emit.inputs["Color"].default_value = color
     tree.links.new(emit.outputs[0], out.inputs["Surface"])
     return mat, tree, emit
+def compositor_writing_to(outside):
+    tree = bpy.data.node_groups.new("comp", "CompositorNodeTree")
+    tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+    layers, result = tree.nodes.new("CompositorNodeRLayers"), tree.nodes.new("NodeGroupOutput")
+    planted = tree.nodes.new("CompositorNodeOutputFile")
+    planted.directory = outside
+    planted.file_name = "planted_"
+    planted.file_output_items.new("RGBA", "Image")
+    planted.format.media_type = "IMAGE"
+    planted.format.file_format = "PNG"
+    tree.links.new(layers.outputs["Image"], result.inputs[0])
+    tree.links.new(layers.outputs["Image"], planted.inputs["Image"])
+    return tree
 """
 
 _SAVE = "\nbpy.ops.wm.save_as_mainfile(filepath=blend)\n"
@@ -149,19 +162,8 @@ target.modifiers.new("read", "NODES").node_group = tree
 outside = args[1]
 bpy.ops.mesh.primitive_cube_add()
 camera()
-tree = bpy.data.node_groups.new("comp", "CompositorNodeTree")
-scene.compositing_node_group = tree
+scene.compositing_node_group = compositor_writing_to(outside)
 scene.render.use_compositing = True
-tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
-layers, result = tree.nodes.new("CompositorNodeRLayers"), tree.nodes.new("NodeGroupOutput")
-planted = tree.nodes.new("CompositorNodeOutputFile")
-planted.directory = outside
-planted.file_name = "planted_"
-planted.file_output_items.new("RGBA", "Image")
-planted.format.media_type = "IMAGE"
-planted.format.file_format = "PNG"
-tree.links.new(layers.outputs["Image"], result.inputs[0])
-tree.links.new(layers.outputs["Image"], planted.inputs["Image"])
 """,
     # The same File Output node, hidden in a compositor node group linked from a library .blend of the job.
     "linked_file_output": r"""
@@ -169,16 +171,7 @@ import os
 outside = args[1]
 library = os.path.join(os.path.dirname(blend), "library.blend")
 camera()  # the library's scene, rendered by the group's Render Layers node, needs one too
-tree = bpy.data.node_groups.new("comp", "CompositorNodeTree")
-tree.use_fake_user = True
-tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
-layers, result = tree.nodes.new("CompositorNodeRLayers"), tree.nodes.new("NodeGroupOutput")
-planted = tree.nodes.new("CompositorNodeOutputFile")
-planted.directory = outside
-planted.file_name = "planted_"
-planted.file_output_items.new("RGBA", "Image")
-tree.links.new(layers.outputs["Image"], result.inputs[0])
-tree.links.new(layers.outputs["Image"], planted.inputs["Image"])
+compositor_writing_to(outside).use_fake_user = True
 bpy.ops.wm.save_as_mainfile(filepath=library)
 bpy.ops.wm.read_factory_settings(use_empty=True)
 scene = bpy.context.scene
