@@ -162,7 +162,7 @@ def test_a_frame_over_its_time_cap_twice_ends_the_chunk_in_a_defined_state(tmp_p
 
 def _render_cgroups() -> set[Path]:
     owners = (limits._own_group(None), limits._own_group("memory"))
-    return {group for own in owners if own for group in own.glob("renderfarm-*")}
+    return {group for own in owners if own for group in own.glob(f"renderfarm-{os.getpid()}-*")}
 
 
 def test_a_gpu_that_is_not_there_fails_at_once_naming_what_cycles_sees(sample, tmp_path):

@@ -78,7 +78,7 @@ class MemoryCap:
 
     def __init__(self, limit: int, *, gpu: bool):
         self.limit, self.method, self.group, self.rlimit_as = limit, "none", None, None
-        self._unit = f"renderfarm-{uuid.uuid4().hex[:12]}"
+        self._unit = f"renderfarm-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # pid: whose group it is
         for method, make in (("cgroup2", self._cgroup2), ("systemd", self._systemd), ("cgroup1", self._cgroup1)):
             try:
                 if make():

@@ -237,7 +237,8 @@ def _run(spec: dict, limits: RenderLimits, *, gpu: bool, sandbox: bool, hide: Se
         sandboxing.no_sandbox_warning("rendering")
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp), "TMPDIR": str(tmp), "PYTHONNOUSERSITE": "1"}
     log_path = tmp / "blender.log"
-    current, started, timed_out = None, False, None
+    current, timed_out, answered = None, None, False
+    unfinished = set(frames)
     try:
         with open(log_path, "wb") as log_file:
             proc = subprocess.Popen(cap.command(argv), stdin=subprocess.DEVNULL, stdout=log_file,
@@ -254,14 +255,15 @@ def _run(spec: dict, limits: RenderLimits, *, gpu: bool, sandbox: bool, hide: Se
                     break
                 kind = event["event"]
                 if kind == "ready":
-                    started = True
                     on_event.get("ready", lambda _: None)(SceneRisks.from_child(event["risks"]))
                 elif kind == "risks":
+                    answered = True
                     on_event["risks"](SceneRisks.from_child(event["risks"]))
                 elif kind == "start":
                     current, deadline[0] = event["frame"], time.monotonic() + limits.frame_seconds
                 elif kind == "frame":
                     current = None
+                    unfinished.discard(event["frame"])
                     on_event["frame"](event["frame"])
                 elif kind == "open_failed":
                     return _Failure(first, f"Blender could not open {Path(spec['blend']).name} ({event['error']}): "
@@ -272,15 +274,18 @@ def _run(spec: dict, limits: RenderLimits, *, gpu: bool, sandbox: bool, hide: Se
         finally:
             if proc.poll() is None:
                 _kill(proc, cap)
-        frame = current if current is not None else first
+        # The frame to blame: the one in progress, else the next one this process had to render.
+        frame = current if current is not None else next((f for f in frames if f in unfinished), first)
         if timed_out is not None:
             if current is not None:
                 return _Failure(frame, f"took longer than {timed_out:g} s; raise the per-frame time cap or lower the "
                                        "scene's samples or resolution")
             return _Failure(frame, f"Blender did not open the scene within {timed_out:g} s; raise the load time cap "
                                    "or decline scenes this heavy")
-        if returncode == 0 and (started or spec["mode"] == "inspect"):
+        if spec["mode"] == "inspect" and answered or spec["mode"] == "render" and not unfinished:
             return None
+        if returncode == 0:  # never expected: exited cleanly without finishing its frames
+            return _Failure(frame, "Blender exited before finishing the frame")
         if sandbox and returncode > 128:  # bwrap exits with 128 + the signal that killed its child
             returncode = 128 - returncode
         return _Failure(frame, _why(returncode, log_path, cap))
@@ -310,7 +315,10 @@ def _events(read_fd: int, deadline: Callable[[], float]):
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
-                yield json.loads(line)
+                try:
+                    yield json.loads(line)
+                except ValueError:  # not ours; the child writes only whole JSON lines
+                    log.debug("ignored a report line that is not JSON: %r", line[:200])
 
 
 def _kill(proc: subprocess.Popen, cap: MemoryCap) -> None:
