@@ -150,9 +150,10 @@ def test_a_frame_over_its_time_cap_twice_ends_the_chunk_in_a_defined_state(tmp_p
     out, seen = tmp_path / "out", []
     groups = _render_cgroups()
     with pytest.raises(RenderError, match=r"frame 2 failed \(twice\): took longer than 2 s; raise the per-frame "
-                                          r"time cap .*1 frame\(s\) of this chunk finished"):
+                                          r"time cap .*1 frame\(s\) of this chunk finished") as failed:
         render_chunk(slow, [1, 2, 3], out, job_root=slow.parent, limits=RenderLimits(frame_seconds=2),
                      on_frame=seen.append)
+    assert failed.value.frame == 2
     # Defined state: frame 1 done and reported, nothing of frame 2 or 3 on disk, no process left behind.
     assert [f.frame for f in seen] == [1]
     assert sorted(p.name for p in out.iterdir()) == ["frame_00001.png", "preview_00001.png"]

@@ -117,7 +117,12 @@ _OUT_OF_MEMORY = ("MemoryError", "failed to map segment", "Cannot allocate memor
 
 
 class RenderError(RuntimeError):
-    """A chunk could not be rendered (bad scene, a frame over its time or memory cap twice, no sandbox)."""
+    """A chunk could not be rendered (bad scene, a frame over its time or memory cap twice). `frame` is
+    the frame that failed (None when no frame is to blame, e.g. an inspection or a bad argument)."""
+
+    def __init__(self, message: str, frame: int | None = None):
+        super().__init__(message)
+        self.frame = frame
 
 
 @dataclass(frozen=True)
@@ -188,7 +193,7 @@ def render_chunk(blend: Path, frames: Sequence[int], out_dir: Path, *, job_root:
         if failure.final or failed[failure.frame] >= 2:
             twice = "" if failure.final else " (twice)"
             raise RenderError(f"frame {failure.frame} failed{twice}: {failure.reason}; "
-                              f"{len(done)} frame(s) of this chunk finished and are kept in {out_dir}")
+                              f"{len(done)} frame(s) of this chunk finished and are kept in {out_dir}", failure.frame)
         log.warning("frame %d failed, retrying it once in a new process: %s", failure.frame, failure.reason)
     return done
 
