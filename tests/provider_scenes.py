@@ -123,6 +123,18 @@ script.bytecode_hash = "5ec2e7" * 5 + "00"
 tree.links.new(script.outputs["Out"], emit.inputs["Color"])
 plane.data.materials.append(mat)
 """,
+    # The plainest read: an ordinary Image Texture node whose image lies outside the job.
+    "image_texture": r"""
+secret = args[1]
+bpy.ops.mesh.primitive_plane_add(size=20, rotation=(1.5708, 0, 0))
+plane = bpy.context.active_object
+camera()
+mat, tree, emit = emission("picture", (0, 0, 0, 1))
+texture = tree.nodes.new("ShaderNodeTexImage")
+texture.image = bpy.data.images.load(secret)
+tree.links.new(texture.outputs["Color"], emit.inputs["Color"])
+plane.data.materials.append(mat)
+""",
     # Geometry nodes read a text file outside the job and draw it as white letters on black.
     "import_text": r"""
 import os

@@ -114,6 +114,17 @@ def test_osl_script_node_reading_an_outside_image(world, tmp_path):
     assert any("Open Shading Language switched on" in x for x in risks.switched_off)
 
 
+def test_an_image_texture_outside_the_job(world, tmp_path):
+    blend = _job(world, "image_texture", world["outside"] / "secret.png")
+    unprotected_render(blend, tmp_path / "control.png")
+    assert _green(tmp_path / "control.png") > 0.9, "control failed: the outside image is not in the frame"
+    frames, risks = _protected(world, blend, tmp_path / "out")
+    assert _green(frames[0].image) == 0  # Blender's missing-texture pink instead
+    assert [Path(p).name for p in risks.outside_paths] == ["secret.png"] and not risks.switched_off
+    assert risks.reasons() == ["refers to a file outside the job, which the render cannot see: "
+                               + risks.outside_paths[0]]
+
+
 @pytest.mark.parametrize("path", ["direct", "computed"])
 def test_geometry_nodes_import_text_of_an_outside_file(world, tmp_path, path):
     blend = build("import_text", world["data"] / "jobs" / f"import_{path}" / "scene.blend",
