@@ -186,3 +186,18 @@ def test_without_bubblewrap_rendering_is_refused_unless_no_sandbox_is_explicit(s
     finally:
         monkeypatch.undo()
         sandbox.bwrap.cache_clear()
+
+
+def test_a_bubblewrap_that_cannot_make_namespaces_is_refused_with_its_reason(sample, tmp_path, monkeypatch):
+    fake = tmp_path / "bwrap"  # what bwrap says on a kernel that forbids user namespaces
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: str(fake))
+    sandbox.bwrap.cache_clear()
+    try:
+        with pytest.raises(sandbox.SandboxUnavailable, match=r"cannot create its sandbox here \(bwrap: No "
+                                                             r"permissions to create new namespace\).*--no-sandbox"):
+            render_chunk(sample, [1], tmp_path / "out", job_root=sample.parent)
+    finally:
+        monkeypatch.undo()
+        sandbox.bwrap.cache_clear()

@@ -56,8 +56,7 @@ def bwrap() -> str:
     if not path:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: run `./dev setup` or `apt-get install "
                                  "bubblewrap`; for development only, start the agent with --no-sandbox")
-    probe = subprocess.run([path, *_base_args(), "--ro-bind", sys.executable, sys.executable, "--",
-                            sys.executable, "-I", "-S", "-c", "pass"], capture_output=True, text=True, timeout=60)
+    probe = subprocess.run([path, *_base_args(), "--", "/usr/bin/true"], capture_output=True, text=True, timeout=60)
     if probe.returncode != 0:
         raise SandboxUnavailable(f"bubblewrap cannot create its sandbox here ({probe.stderr.strip()}): allow user "
                                  "namespaces (sysctl kernel.unprivileged_userns_clone=1 or "
