@@ -176,9 +176,11 @@ def test_without_bubblewrap_rendering_is_refused_unless_no_sandbox_is_explicit(s
                                                                                caplog):
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
     sandbox.bwrap.cache_clear()
+    groups = _render_cgroups()
     try:
         with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap.*--no-sandbox"):
             render_chunk(sample, [1], tmp_path / "out", job_root=sample.parent)
+        assert _render_cgroups() <= groups  # refused before a cgroup (or temp dir) was made
         caplog.set_level(logging.WARNING, "server.provider.sandbox")
         frames = render_chunk(sample, [1], tmp_path / "out", job_root=sample.parent, sandbox=False)
         assert frames[0].image.exists()

@@ -228,23 +228,26 @@ def _run(spec: dict, limits: RenderLimits, *, gpu: bool, sandbox: bool, hide: Se
     """One Blender process over spec["frames"]; None when all of them (or the inspection) finished."""
     frames = list(spec["frames"])
     first = frames[0] if frames else 0
-    cap = MemoryCap(limits.memory_bytes, gpu=gpu)
-    tmp = Path(tempfile.mkdtemp(prefix="render-"))
-    read_fd, write_fd = os.pipe()
-    spec = {**spec, "report_fd": write_fd, "rlimit_as": cap.rlimit_as}
-    argv = [sys.executable, "-I", "-c", _CHILD, json.dumps(spec)]
     if sandbox:
-        cache = kernel_cache if gpu else None
-        argv = sandboxing.Sandbox([Path(spec["job_root"])], writable, tmp, hide=hide, gpu=gpu,
-                                  kernel_cache=cache).command(argv)
-        env = sandboxing.sandboxed_env(sandboxing.KERNEL_CACHE_ENV if cache else None)
-    else:
-        sandboxing.no_sandbox_warning("rendering")
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp), "TMPDIR": str(tmp), "PYTHONNOUSERSITE": "1"}
-    log_path = tmp / "blender.log"
-    current, timed_out, answered = None, None, False
-    unfinished = set(frames)
+        sandboxing.bwrap()  # refuse (SandboxUnavailable) before anything is created
+    cap = MemoryCap(limits.memory_bytes, gpu=gpu)
+    tmp = read_fd = write_fd = None
     try:
+        tmp = Path(tempfile.mkdtemp(prefix="render-"))
+        read_fd, write_fd = os.pipe()
+        spec = {**spec, "report_fd": write_fd, "rlimit_as": cap.rlimit_as}
+        argv = [sys.executable, "-I", "-c", _CHILD, json.dumps(spec)]
+        if sandbox:
+            cache = kernel_cache if gpu else None
+            argv = sandboxing.Sandbox([Path(spec["job_root"])], writable, tmp, hide=hide, gpu=gpu,
+                                      kernel_cache=cache).command(argv)
+            env = sandboxing.sandboxed_env(sandboxing.KERNEL_CACHE_ENV if cache else None)
+        else:
+            sandboxing.no_sandbox_warning("rendering")
+            env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp), "TMPDIR": str(tmp), "PYTHONNOUSERSITE": "1"}
+        log_path = tmp / "blender.log"
+        current, timed_out, answered = None, None, False
+        unfinished = set(frames)
         with open(log_path, "wb") as log_file:
             proc = subprocess.Popen(cap.command(argv), stdin=subprocess.DEVNULL, stdout=log_file,
                                     stderr=subprocess.STDOUT, env=env, cwd=tmp, pass_fds=(write_fd,),
@@ -295,11 +298,12 @@ def _run(spec: dict, limits: RenderLimits, *, gpu: bool, sandbox: bool, hide: Se
             returncode = 128 - returncode
         return _Failure(frame, _why(returncode, log_path, cap))
     finally:
-        os.close(read_fd)
-        if write_fd is not None:
-            os.close(write_fd)
+        for fd in (read_fd, write_fd):
+            if fd is not None:
+                os.close(fd)
         cap.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _events(read_fd: int, deadline: Callable[[], float]):
