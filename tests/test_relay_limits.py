@@ -63,15 +63,19 @@ def test_a_1gib_unsigned_body_is_refused_without_reading_it(harness):
     sampler.start()
     sent = 0
     try:
-        cases = [  # a blob PUT, a JSON body over the route's limit, a JSON body under it
-            ("PUT", "/v1/uploads/" + "a" * 64 + "?offset=0", 1 << 30, E.NotAuthenticated),
-            ("POST", "/v1/blobs/missing", 1 << 30, E.BodyTooLarge),
-            ("POST", "/v1/blobs/missing", 20 << 20, E.NotAuthenticated),
+        put = "/v1/uploads/" + "a" * 64 + "?offset=0"
+        signed = signed_headers(Signer().key, "PUT", put, content="UNSIGNED-PAYLOAD")
+        throwaway = [f"{k}: {v}" for k, v in signed.items()]
+        cases = [  # a blob PUT, a JSON body over the route's limit, a JSON body under it, a throwaway key's PUT
+            ("PUT", put, 1 << 30, E.NotAuthenticated, []),
+            ("POST", "/v1/blobs/missing", 1 << 30, E.BodyTooLarge, []),
+            ("POST", "/v1/blobs/missing", 20 << 20, E.NotAuthenticated, []),
+            ("PUT", put, 1 << 30, E.NoSuchUpload, throwaway),
         ]
-        for method, path, length, kind in cases:
+        for method, path, length, kind, extra in cases:
             with socket.create_connection(("127.0.0.1", harness.relay.port), timeout=10) as s:
                 s.sendall(_head([f"{method} {path} HTTP/1.1", "host: x", "content-type: application/json",
-                                 f"content-length: {length}"]))
+                                 f"content-length: {length}", *extra]))
                 chunk = b"\0" * (1 << 20)
                 try:
                     for _ in range(min(256, length >> 20)):  # offer up to 256 MiB; the relay should hang up first

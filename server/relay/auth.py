@@ -31,10 +31,12 @@ from addon.stacks.errors import StacksError
 from addon.stacks.keys import address_from_public_key
 from addon.stacks.message import recover_public_key
 
+from .body_handoff import EXTENSION
 from .errors import RelayError
 
 TIMESTAMP_RE = re.compile(r"^[0-9]{1,12}$")  # Unix seconds; more digits overflow the float clock
 SIGNATURE_RE = re.compile(r"^[0-9a-fA-F]{130}$")
+DRAIN_LIMIT = 64 * 1024  # unread body bytes a response may leave for the server to skip on a kept-alive connection
 CLOSE = {"Connection": "close"}  # a refused request's body is not read: the connection cannot be reused
 
 
@@ -132,6 +134,7 @@ class _SignedBody:
         self.expected = expected_sha256
         self.hasher = hashlib.sha256() if expected_sha256 else None
         self.received = 0
+        self.complete = False  # the app has read the body to its end
 
     async def __call__(self):
         try:
@@ -144,6 +147,7 @@ class _SignedBody:
             return message
         chunk = message.get("body", b"")
         self.received += len(chunk)
+        self.complete = not message.get("more_body", False)
         if self.received > self.limit:
             raise _too_large(self.limit)
         if self.hasher is not None:
@@ -192,11 +196,26 @@ class SignedRoute(APIRoute):
         scope.setdefault("state", {})["address"] = address
         expected = None if self.streamed else headers.get(proto.CONTENT_HASH_HEADER)
         body = _SignedBody(receive, state, limit, expected, cfg.body_timeout)
+
+        async def send_closing(message):
+            # A response that leaves much of the body unread closes the connection: otherwise the server
+            # would go on reading (and discarding) it, up to the declared gigabytes, for nobody.
+            if message["type"] == "http.response.start" and _unread(scope, body, declared) > DRAIN_LIMIT:
+                message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
+            await send(message)
+
         state.inflight += 1
         try:
-            await super().handle(scope, body, send)
+            await super().handle(scope, body, send_closing)
         finally:
             state.inflight -= 1
+
+
+def _unread(scope, body: _SignedBody, declared: int | None) -> int:
+    handoff = scope.get("extensions", {}).get(EXTENSION)
+    if body.complete or (handoff is not None and handoff.received_all):
+        return 0
+    return DRAIN_LIMIT + 1 if declared is None else declared - body.received
 
 
 async def signed(request: Request) -> str:
