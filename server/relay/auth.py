@@ -8,7 +8,7 @@ client can make the relay read headers (bounded by uvicorn_protocol.py) and veri
 nothing more; refusals close the connection rather than read a body nobody will use.
 
 Refused: a client IP over its pre-authentication rate (or with too many failed authentications), the
-relay at its ceiling of requests in flight, missing or malformed headers, a timestamp outside the
+relay (or this client IP) at its ceiling of requests in flight, missing or malformed headers, a timestamp outside the
 allowed clock skew, a signature that does not recover, a nonce this address already used (remembered
 until the timestamp leaves the window, across restarts), a body that does not match its signed hash.
 """
@@ -138,7 +138,8 @@ class _SignedBody:
 
     async def __call__(self):
         try:
-            message = await asyncio.wait_for(self._receive(), self.timeout)
+            async with asyncio.timeout(self.timeout):  # a timer, not a task per chunk as wait_for makes
+                message = await self._receive()
         except TimeoutError:
             raise RelayError(
                 E.RequestTimeout, f"no body bytes for {self.timeout:.0f}s; send the request again", headers=CLOSE
@@ -179,6 +180,9 @@ class SignedRoute(APIRoute):
         wait = state.ip_limiter.allow(ip) or state.ip_fail_limiter.peek(ip)
         if wait:
             raise _rate_limited(state, wait, f"this client address ({ip})")
+        if state.inflight_by_ip[ip] >= state.config.max_inflight_per_ip:
+            raise RelayError(E.RelayBusy, f"{ip} has as many requests in flight as the relay allows one address; "
+                             "retry when some have finished", headers={"Retry-After": "1"} | CLOSE)
         headers = Headers(scope=scope)
         cfg = state.config
         limit = cfg.max_blob_bytes if self.streamed else cfg.request_body_limit
@@ -205,10 +209,14 @@ class SignedRoute(APIRoute):
             await send(message)
 
         state.inflight += 1
+        state.inflight_by_ip[ip] += 1
         try:
             await super().handle(scope, body, send_closing)
         finally:
             state.inflight -= 1
+            state.inflight_by_ip[ip] -= 1
+            if not state.inflight_by_ip[ip]:
+                del state.inflight_by_ip[ip]
 
 
 def _unread(scope, body: _SignedBody, declared: int | None) -> int:

@@ -24,6 +24,7 @@ LIMITS = [
     ("keep_alive", float, "seconds an idle keep-alive connection stays open"),
     ("max_connections", int, "open connections in total (503 beyond)"),
     ("max_inflight", int, "/v1 requests being handled at once (503 beyond)"),
+    ("max_inflight_per_ip", int, "/v1 requests being handled at once for one client IP (503 beyond)"),
     ("ip_rate", float, "requests/s per client IP before authentication"),
     ("ip_burst", int, "request burst per client IP before authentication"),
     ("ip_fail_rate", float, "failed authentications/s per client IP before it is refused unverified"),
