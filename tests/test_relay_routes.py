@@ -345,3 +345,20 @@ def test_requests_in_flight_per_client_ip_are_capped(tmp_path):
         assert not relay.state.inflight_by_ip and relay.state.inflight == 0
     finally:
         relay.close()
+
+
+def test_a_fresh_session_holds_no_descriptor_yet_writes_directly(tmp_path):
+    from server.relay.direct_io import open_direct
+    from server.relay.fs_blobs import FileUploadSession
+
+    probe = tmp_path / "probe"
+    probe.touch()
+    fd = open_direct(probe)
+    if fd is None:
+        pytest.skip("this file system does not do O_DIRECT")
+    os.close(fd)
+    session = FileUploadSession(tmp_path / "s.part")
+    assert not (tmp_path / "s.part").exists()  # nothing opened until a request writes
+    assert session._direct_fd() is not None  # the lazily created file still takes O_DIRECT writes
+    session.release()
+    assert session._direct is None
