@@ -218,3 +218,22 @@ def test_malformed_requests_get_a_json_4xx(harness, request_bytes):
     reply = raw_exchange(harness.relay.port, request_bytes, timeout=HEADER_TIMEOUT + 5, read_all=False)
     status, err = _json_error(reply)
     assert 400 <= status < 500, reply[:300]
+
+
+def test_the_body_timeout_ends_with_the_body(tmp_path):
+    """A response that outlives --body-timeout (the SSE stream, a long download) is not cut off by it:
+    once the body is in, the app's wait for a disconnect has no deadline."""
+    import httpx
+
+    with RelayHarness(tmp_path, extra_args=["--body-timeout", "0.5"]) as h:
+        me = Signer()
+        h.jobs.set_job(1, me.address, me.address)
+        path = "/v1/jobs/1/progress/stream"
+        with httpx.stream("GET", h.url + path, headers=signed_headers(me.key, "GET", path), timeout=20) as r:
+            assert r.status_code == 200
+            time.sleep(1.5)  # idle well past the body timeout
+            post, raw = "/v1/jobs/1/progress", b'{"frames_done": 1, "frames_total": 2}'
+            headers = signed_headers(me.key, "POST", post, raw) | {"content-type": "application/json"}
+            assert httpx.post(h.url + post, content=raw, headers=headers).status_code == 200
+            line = next(x for x in r.iter_lines() if x.startswith("data:"))
+        assert '"frames_done":1' in line

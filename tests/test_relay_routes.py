@@ -362,3 +362,4 @@ def test_a_fresh_session_holds_no_descriptor_yet_writes_directly(tmp_path):
     assert session._direct_fd() is not None  # the lazily created file still takes O_DIRECT writes
     session.release()
     assert session._direct is None
+

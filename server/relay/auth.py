@@ -137,6 +137,8 @@ class _SignedBody:
         self.complete = False  # the app has read the body to its end
 
     async def __call__(self):
+        if self.complete:  # after the body, only a disconnect can come: wait for it as long as it takes
+            return await self._receive()
         try:
             async with asyncio.timeout(self.timeout):  # a timer, not a task per chunk as wait_for makes
                 message = await self._receive()
