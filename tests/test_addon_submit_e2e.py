@@ -43,16 +43,23 @@ def cli(*args, env, timeout=600):
                           timeout=timeout)
 
 
-def test_headless_submit_wait_renders_8_frames_on_2_providers(slow_world, tmp_path):
+def artist(slow_world, tmp_path):
+    """A funded requester with its wallet in a fresh home; the CLI's environment and connection flags."""
     devnet, farm, relay, world = slow_world
-    scene = tiny_scene(tmp_path / "artist" / "tiny.blend")
-    before = hashlib.sha256(scene.read_bytes()).hexdigest()
     requester = world.account()
     home = tmp_path / "home"
     home.mkdir()
     keystore.create_keystore(home / "wallet.json", PASSPHRASE, private_key=requester.private_key, scrypt_n=2**14)
     env = dict(os.environ, RENDER_FARM_PASSPHRASE=PASSPHRASE, RENDER_FARM_HOME=str(home))
     connection = ["--network", "local", "--node", devnet.url, "--relay", relay.url, "--contract", farm.contract_id]
+    return requester, home, env, connection
+
+
+def test_headless_submit_wait_renders_8_frames_on_2_providers(slow_world, tmp_path):
+    devnet, farm, relay, world = slow_world
+    scene = tiny_scene(tmp_path / "artist" / "tiny.blend")
+    before = hashlib.sha256(scene.read_bytes()).hexdigest()
+    requester, home, env, connection = artist(slow_world, tmp_path)
     providers = [world.account(), world.account()]
     out = tmp_path / "frames"
     with AgentThread(agent_config(devnet, farm, tmp_path / "agent-a"), providers[0].private_key) as a, \
@@ -121,12 +128,7 @@ def test_unreachable_chain_is_a_clear_error_within_10_s(tmp_path):
 def test_submit_status_and_cancel_from_the_command_line(slow_world, tmp_path):
     devnet, farm, relay, world = slow_world
     scene = tiny_scene(tmp_path / "artist" / "tiny.blend")
-    requester = world.account()
-    home = tmp_path / "home"
-    home.mkdir()
-    keystore.create_keystore(home / "wallet.json", PASSPHRASE, private_key=requester.private_key, scrypt_n=2**14)
-    env = dict(os.environ, RENDER_FARM_PASSPHRASE=PASSPHRASE, RENDER_FARM_HOME=str(home))
-    connection = ["--network", "local", "--node", devnet.url, "--relay", relay.url, "--contract", farm.contract_id]
+    requester, home, env, connection = artist(slow_world, tmp_path)
     idle = world.provider(gpu_count=1)  # registered, but no agent: the chunk stays pending
     before = farm.client.get_balance(requester.address)
     submitted = cli("submit", str(scene), "--frames", "1-2", "--chunk", "2", "--reward", "1", "--provider",
