@@ -190,3 +190,13 @@ def test_repack_from_the_session_reuses_the_blend_copies(projects, tmp_path):
     report = json.loads(next(x for x in result.stdout.splitlines() if x.startswith("RESULT "))[7:])
     # The first pack writes the main copy and two library copies in a child Blender; the re-pack needs none.
     assert report == {"children": [3], "same": True}
+
+
+def test_cli_main_takes_argv(capsys):
+    # Blender's registered CLI command calls addon.cli.main with its argv; --help needs no bpy.
+    from addon.cli import COMMANDS, main
+
+    assert "pack" in COMMANDS
+    with pytest.raises(SystemExit) as done:
+        main(["pack", "--help"])
+    assert done.value.code == 0 and "--frames A-B" in capsys.readouterr().out

@@ -90,7 +90,8 @@ def plan(*, project_root: str | None = None, frames: tuple[int, int] | None = No
     chosen = scene_frames(scene, frames)
     result = Plan(blend=blend, project_root=root, frames=chosen, main_path=package_path(blend or "untitled.blend",
                                                                                            root))
-    result.roots[blend] = result.main_path  # a library that links back to the main file (a cycle) gets the copy
+    if blend:
+        result.roots[blend] = result.main_path  # a library that links back to the main file (a cycle) gets the copy
     result.problems += preflight.scene_problems(scene, chosen, in_session=in_session)
     computed: list[trace.Computed] = []
     covered: set[str] = set()
@@ -292,11 +293,12 @@ def _child_command(code: str, argument: str) -> list[str]:
 
 
 def _rewrite_in_child(spec: dict) -> None:
-    package = __package__.rpartition(".")[0]  # "addon", or the extension's module name inside Blender
-    top = sys.modules[package.partition(".")[0]].__file__
-    parent = os.path.dirname(os.path.dirname(top))
-    code = (f"import sys, json; sys.path.insert(0, {parent!r}); import importlib; "
-            f"importlib.import_module({package + '.blender.pack'!r}).rewrite(json.loads(sys.argv[-1]))")
+    # The add-on's folder ("addon" here, ".../extensions/user_default/render_farm" in Blender) is imported in the
+    # child by its folder name from its parent folder: an extension's "bl_ext.…" name only exists in a session.
+    folder = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    module = os.path.basename(folder) + ".blender.pack"
+    code = (f"import sys, json; sys.path.insert(0, {os.path.dirname(folder)!r}); import importlib; "
+            f"importlib.import_module({module!r}).rewrite(json.loads(sys.argv[-1]))")
     result = subprocess.run(_child_command(code, json.dumps(spec)), capture_output=True, text=True, timeout=1800)
     if result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
