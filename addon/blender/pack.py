@@ -120,6 +120,10 @@ def plan(*, project_root: str | None = None, frames: tuple[int, int] | None = No
                                        "the node, or make sure providers do not need it.", datablock=c.owner))
     by_path: dict[str, str] = {result.main_path: blend}
     for item in planned.values():
+        if "\\" in item.path or any(ord(ch) < 32 for ch in item.path):
+            result.problems.append(Problem("odd_name", ERROR, item.source, f"{item.source} has a backslash or a "
+                                           "control character in its name, which other systems cannot hold: "
+                                           "rename the file and point the data-block at the new name."))
         other = by_path.setdefault(item.path, item.source)
         if other != item.source:
             result.problems.append(Problem("collision", ERROR, item.source, f"{item.source} and {other} would both be "
