@@ -129,6 +129,7 @@ def plan(*, project_root: str | None = None, frames: tuple[int, int] | None = No
             result.problems.append(Problem("collision", ERROR, item.source, f"{item.source} and {other} would both be "
                                            f"packed as {item.path}: rename one of them."))
         (result.libraries if item.kind == "library" else result.files).append(item)
+    result.problems = list(dict.fromkeys(result.problems))  # one data-block can reach a path through several slots
     return result
 
 
