@@ -92,6 +92,15 @@ def plan(*, project_root: str | None = None, frames: tuple[int, int] | None = No
                                                                                            root))
     if blend:
         result.roots[blend] = result.main_path  # a library that links back to the main file (a cycle) gets the copy
+    trace.reach_from_scene(scene)
+    try:
+        _trace_into(result, scene, chosen, in_session)
+    finally:
+        trace.reach_everything()
+    return result
+
+
+def _trace_into(result: Plan, scene, chosen: range, in_session: bool) -> None:
     result.problems += preflight.scene_problems(scene, chosen, in_session=in_session)
     computed: list[trace.Computed] = []
     covered: set[str] = set()
@@ -118,7 +127,7 @@ def plan(*, project_root: str | None = None, frames: tuple[int, int] | None = No
         result.problems.append(Problem("computed", WARNING, None, f"{c.owner} reads a file whose path is computed by "
                                        "other nodes, so it cannot be traced and is not packed: type the path into "
                                        "the node, or make sure providers do not need it.", datablock=c.owner))
-    by_path: dict[str, str] = {result.main_path: blend}
+    by_path: dict[str, str] = {result.main_path: result.blend}
     for item in planned.values():
         if "\\" in item.path or any(ord(ch) < 32 for ch in item.path):
             result.problems.append(Problem("odd_name", ERROR, item.source, f"{item.source} has a backslash or a "
@@ -130,7 +139,6 @@ def plan(*, project_root: str | None = None, frames: tuple[int, int] | None = No
                                            f"packed as {item.path}: rename one of them."))
         (result.libraries if item.kind == "library" else result.files).append(item)
     result.problems = list(dict.fromkeys(result.problems))  # one data-block can reach a path through several slots
-    return result
 
 
 def _add_reference(result: Plan, ref: Reference, planned: dict[str, PlannedFile], covered: set[str]) -> None:
