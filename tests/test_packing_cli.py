@@ -216,7 +216,8 @@ def test_an_unreadable_dependency(projects):
         (base / "proj" / "tex" / "wood.png").chmod(0)
         nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable]
         env = {**os.environ, "HOME": str(base / "home")}
-        probe = subprocess.run([*nobody, "-c", "import addon.cli"], cwd=ROOT, capture_output=True, env=env, timeout=60)
+        probe = subprocess.run([*nobody, "-c", "import addon.cli, bpy"], cwd=ROOT, capture_output=True, env=env,
+                               timeout=120)
         if probe.returncode != 0:
             pytest.skip("the checkout or its venv is not readable by other users here")
         args = [*nobody, "-m", "addon", "pack", str(base / "proj" / "scene.blend"), "--out", str(base / "pkg"),
