@@ -61,6 +61,23 @@ class HashCache:
                 )
         return digest
 
+    def remember(self, items) -> None:
+        """Record hashes computed elsewhere: `items` yields (path, sha256 digest, os.stat_result taken
+        before the bytes were read); a file whose size or mtime moved since that stat is skipped."""
+        rows = []
+        for path, digest, before in items:
+            real = os.path.realpath(path)
+            try:
+                now = os.stat(real)
+            except OSError:
+                continue
+            if (now.st_size, now.st_mtime_ns) == (before.st_size, before.st_mtime_ns):
+                rows.append((real, now.st_size, now.st_mtime_ns, digest))
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", rows)
+            self._db.execute("COMMIT")
+
     def blob_for(self, plaintext_sha256: bytes, secret_id: bytes) -> tuple[str, int] | None:
         with self._lock:
             row = self._db.execute(

@@ -1,0 +1,32 @@
+"""The add-on's headless command line: `python -m addon COMMAND …` with the bpy wheel, or Blender's CLI.
+
+Each sub-command is a module `addon/commands/<name>.py` with `add_arguments(parser)` and
+`run(args) -> int`, and its module docstring as help; list it in COMMANDS. Nothing imports bpy here:
+a command imports it when it runs, so `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+COMMANDS = ("pack",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m addon", description="Render Farm on Stacks, headless.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f"{__package__}.commands.{name}")
+        doc = (module.__doc__ or "").strip()
+        sub = commands.add_parser(name, help=doc.splitlines()[0] if doc else None, description=doc,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(sub)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return args._run(args)

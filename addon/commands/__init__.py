@@ -1,0 +1,1 @@
+"""Sub-commands of the headless CLI, one module each (see addon/cli.py)."""
