@@ -60,8 +60,9 @@ def agent_render(work: Path, blend: Path, frames: int) -> tuple[float, dict[str,
     from addon.stacks import keys
     from addon.stacks.api import StacksClient
     from server.devnet import Devnet
+    from server.provider.agent import AgentThread
     from server.relay.local import RelayProcess
-    from tests.provider_fixtures import AgentThread, agent_config, submit
+    from tests.provider_fixtures import agent_config, submit
 
     class Account:
         def __init__(self, key):

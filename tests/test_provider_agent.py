@@ -116,7 +116,7 @@ def test_jobs_it_cannot_serve_are_declined(world, farm, devnet, relay, scene, re
     assert "needs Blender 3.6.0" in reasons[wrong_version]
     assert "more than --max-scene-bytes" in reasons[too_big]
     assert "leaves the package: refused" in reasons[escaping]
-    assert not (tmp_path / "agent" / "jobs" / "outside.blend").exists()
+    assert not (tmp_path / "agent" / "outside.blend").exists()
     assert farm.get_provider(provider.address).reputation == 100  # declining costs nothing
 
 

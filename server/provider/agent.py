@@ -407,7 +407,7 @@ class Agent:
         with self._lock:
             if relay_url not in self._flows:
                 relay = RelayClient(relay_url, self.private_key, retries=2)  # the agent retries for longer
-                self._flows[relay_url] = ProviderFlow(self.farm, relay, self.private_key, self.data_dir / "jobs",
+                self._flows[relay_url] = ProviderFlow(self.farm, relay, self.private_key, self.data_dir,
                                                       on_event=self._flow_event)
             return self._flows[relay_url]
 
@@ -474,7 +474,7 @@ class Agent:
             if self.stopping:
                 raise Stopped(f"job {job_id}")
 
-        out_dir = self.data_dir / "jobs" / f"job-{job_id}" / "frames"
+        out_dir = self.data_dir / f"job-{job_id}" / "frames"
         try:
             while True:
                 todo = [f for f in frames if f not in done]
@@ -532,6 +532,47 @@ class Agent:
             self.farm.withdraw(self.private_key, amount)
             self.emit("withdrawn", f"withdrew {amount / STX:g} STX of earnings", amount=amount)
         return amount
+
+
+class AgentThread:
+    """An Agent running in a thread of this process (the demo, the benchmark, the tests): `events`
+    collects what it reports as (event, message, fields, time.monotonic()); `wait_for` waits for one."""
+
+    def __init__(self, config: AgentConfig, private_key: str, *, on_event: Callable | None = None, **kwargs):
+        self.events: list[tuple[str, str, dict, float]] = []
+        self._changed = threading.Condition()
+        self._forward = on_event
+        self.agent = Agent(config, private_key, on_event=self._record, **kwargs)
+        self.thread = threading.Thread(target=self.agent.run, name="agent", daemon=True)
+
+    def _record(self, event: str, message: str, fields: dict) -> None:
+        with self._changed:
+            self.events.append((event, message, fields, time.monotonic()))
+            self._changed.notify_all()
+        if self._forward:
+            self._forward(event, message, fields)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.agent.stop()
+        self.thread.join(60)
+
+    def wait_for(self, event: str, timeout: float = 120, **fields) -> tuple:
+        """The first `event` whose fields include `fields`; AssertionError after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for e in self.events:
+                    if e[0] == event and all(e[2].get(k) == v for k, v in fields.items()):
+                        return e
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.thread.is_alive() and self.thread.ident is not None:
+                    raise AssertionError(f"no {event} {fields} within {timeout} s; the agent said: "
+                                         f"{[e[1] for e in self.events][-10:]}")
+                self._changed.wait(min(left, 0.5))
 
 
 class RenderFailed(Exception):
