@@ -90,6 +90,7 @@ class AgentConfig:
     min_accept_seconds: int = 60  # chain seconds left before accept-by needed to take a job
     blender: dict[str, str] = field(default_factory=dict)  # "4.2" → python of a venv with that bpy
     sandbox: bool = True
+    decline_risky_scenes: bool = False  # decline scenes needing what the renderer switches off (else render without)
     hide: tuple[Path, ...] = ()  # never visible inside the sandbox (the key file); the state DB is added
     frame_time_cap: float = 600.0
     memory_cap: int = 8 << 30
@@ -318,6 +319,8 @@ class Agent:
                         size = sum(p.stat().st_size for p in scene.root.rglob("*") if p.is_file())
                         if size > self.config.max_scene_bytes:
                             reason = f"the scene is {size:,} bytes, more than --max-scene-bytes"
+                        elif self.config.decline_risky_scenes:
+                            reason = self.risky(scene)
                 except (IntegrityError, AuthorizationError) as exc:
                     reason = str(exc)
                 except FarmError as exc:
@@ -377,6 +380,16 @@ class Agent:
         if declared > self.config.max_scene_bytes:
             return f"the scene is {declared:,} bytes, more than --max-scene-bytes {self.config.max_scene_bytes:,}"
         return None
+
+    def risky(self, scene) -> str | None:
+        """Why the scene would not render as its artist made it (features switched off for safety, files
+        outside the job), found by opening it in the sandbox; None if nothing."""
+        from server.provider import render
+
+        risks = render.inspect_scene(scene.blend, job_root=scene.root, sandbox=self.config.sandbox,
+                                     hide=self.config.hide)
+        reasons = risks.reasons()
+        return "; ".join(reasons) if reasons else None
 
     def blender_versions(self) -> dict[str, str | None]:
         """Blender version (major.minor) → python to render with (None: this process's)."""
@@ -474,13 +487,19 @@ class Agent:
             if self.stopping:
                 raise Stopped(f"job {job_id}")
 
+        def on_hardened(risks) -> None:
+            if risks.switched_off:
+                self.emit("scene_hardened", f"job {job_id}: switched off before rendering (they could run code or "
+                          f"write files): {'; '.join(risks.switched_off)}", logging.WARNING, job_id=job_id,
+                          switched_off=list(risks.switched_off))
+
         out_dir = self.data_dir / f"job-{job_id}" / "frames"
         try:
             while True:
                 todo = [f for f in frames if f not in done]
                 try:
                     self.renderer(scene.blend, todo, out_dir, job_root=scene.root, on_frame=on_frame,
-                                  skip=tuple(done))
+                                  skip=tuple(done), on_hardened=on_hardened)
                     break
                 except RenderFailed as exc:
                     frame = exc.frame if exc.frame is not None else todo[0] if todo else None
@@ -592,17 +611,17 @@ def _minor(version: str) -> str:
 
 
 def default_renderer(config: AgentConfig) -> Callable:
-    """render(blend, frames, out_dir, *, job_root, on_frame, skip): the chunk in one sandboxed Blender
+    """render(blend, frames, out_dir, *, job_root, on_frame, skip, on_hardened): the chunk in one sandboxed Blender
     process (server.provider.render.render_chunk, which retries a failing frame once itself)."""
     from server.provider import render
 
     limits = render.RenderLimits(frame_seconds=config.frame_time_cap, memory_bytes=config.memory_cap)
 
-    def chunk(blend, frames, out_dir, *, job_root, on_frame, skip):
+    def chunk(blend, frames, out_dir, *, job_root, on_frame, skip, on_hardened=None):
         try:
             return render.render_chunk(blend, frames, out_dir, job_root=job_root, device=config.device,
                                        limits=limits, sandbox=config.sandbox, on_frame=on_frame, skip=skip,
-                                       hide=config.hide)
+                                       hide=config.hide, on_hardened=on_hardened)
         except render.RenderError as exc:
             found = re.search(r"frame (\d+)", str(exc))
             raise RenderFailed(str(exc), int(found.group(1)) if found else None, final=True) from exc
