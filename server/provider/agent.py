@@ -139,6 +139,8 @@ class Agent:
         self._workers: dict[int, threading.Thread] = {}
         self._flows: dict[str, ProviderFlow] = {}
         self._lock = threading.Lock()
+        self._job_ids: list[int] = []  # every job ever assigned to this provider, oldest first
+        self._last_error: dict[int, str] = {}
 
     # ---- events and logs --------------------------------------------------------------------------
 
@@ -158,9 +160,9 @@ class Agent:
 
     def run(self, *, until: Callable[[], bool] | None = None) -> None:
         """Run until stop() (or `until()` is true); then switch availability off."""
-        self.retrying("re-check pending transactions", self.recover_transactions)
-        self.retrying("register", self.ensure_registered)
         try:
+            self.retrying("re-check pending transactions", self.recover_transactions)
+            self.retrying("register", self.ensure_registered)
             while not self.stopping and not (until and until()):
                 try:
                     self.poll()
@@ -174,6 +176,8 @@ class Agent:
                 # process would otherwise take CPU from the render); claims can wait a second or two.
                 busy = self._busy() >= self.config.gpu_count
                 self._stop.wait(self.config.busy_poll_seconds if busy else self.config.poll_seconds)
+        except Stopped:
+            pass  # asked to stop while the node or relay was unreachable
         finally:
             self._stop.set()
             for worker in list(self._workers.values()):
@@ -242,7 +246,8 @@ class Agent:
 
     def poll(self) -> None:
         """One look at the chain: start workers for new jobs, claim what can be claimed."""
-        for job_id in self.farm.get_provider_job_ids(self.address):
+        self._job_ids += self.farm.get_provider_job_ids(self.address, start=len(self._job_ids))  # only new ones
+        for job_id in self._job_ids:
             record = self.state.job(job_id)
             if record and record.phase in (S.CLOSED, S.DECLINED, S.FAILED):
                 continue
@@ -257,7 +262,9 @@ class Agent:
             except Exception as exc:
                 if transient(exc):
                     raise
-                self.emit("job_error", f"job {job_id}: {exc}", logging.ERROR, job_id=job_id)
+                if self._last_error.get(job_id) != str(exc):  # said once, not at every poll
+                    self._last_error[job_id] = str(exc)
+                    self.emit("job_error", f"job {job_id}: {exc}", logging.ERROR, job_id=job_id)
         self.maybe_withdraw()
 
     def handle(self, job: Job) -> None:
