@@ -33,6 +33,19 @@ def emission(name, color=(1, 1, 1, 1)):
     emit.inputs["Color"].default_value = color
     tree.links.new(emit.outputs[0], out.inputs["Surface"])
     return mat, tree, emit
+def compositor_writing_to(outside):
+    tree = bpy.data.node_groups.new("comp", "CompositorNodeTree")
+    tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+    layers, result = tree.nodes.new("CompositorNodeRLayers"), tree.nodes.new("NodeGroupOutput")
+    planted = tree.nodes.new("CompositorNodeOutputFile")
+    planted.directory = outside
+    planted.file_name = "planted_"
+    planted.file_output_items.new("RGBA", "Image")
+    planted.format.media_type = "IMAGE"
+    planted.format.file_format = "PNG"
+    tree.links.new(layers.outputs["Image"], result.inputs[0])
+    tree.links.new(layers.outputs["Image"], planted.inputs["Image"])
+    return tree
 """
 
 _SAVE = "\nbpy.ops.wm.save_as_mainfile(filepath=blend)\n"
@@ -110,8 +123,21 @@ script.bytecode_hash = "5ec2e7" * 5 + "00"
 tree.links.new(script.outputs["Out"], emit.inputs["Color"])
 plane.data.materials.append(mat)
 """,
+    # The plainest read: an ordinary Image Texture node whose image lies outside the job.
+    "image_texture": r"""
+secret = args[1]
+bpy.ops.mesh.primitive_plane_add(size=20, rotation=(1.5708, 0, 0))
+plane = bpy.context.active_object
+camera()
+mat, tree, emit = emission("picture", (0, 0, 0, 1))
+texture = tree.nodes.new("ShaderNodeTexImage")
+texture.image = bpy.data.images.load(secret)
+tree.links.new(texture.outputs["Color"], emit.inputs["Color"])
+plane.data.materials.append(mat)
+""",
     # Geometry nodes read a text file outside the job and draw it as white letters on black.
     "import_text": r"""
+import os
 secret = args[1]
 bpy.ops.mesh.primitive_plane_add()
 target = bpy.context.active_object
@@ -124,7 +150,14 @@ mat, _, _ = emission("white")
 tree = bpy.data.node_groups.new("read", "GeometryNodeTree")
 tree.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
 read = tree.nodes.new("GeometryNodeImportText")
-read.inputs["Path"].default_value = secret
+if args[2:] == ["computed"]:  # the path is made inside the tree, where blend_paths() cannot see it
+    compute = tree.nodes.new("FunctionNodeReplaceString")
+    compute.inputs["String"].default_value = "/nowhere/" + os.path.basename(secret)
+    compute.inputs["Find"].default_value = "/nowhere"
+    compute.inputs["Replace"].default_value = os.path.dirname(secret)
+    tree.links.new(compute.outputs["String"], read.inputs["Path"])
+else:
+    read.inputs["Path"].default_value = secret
 letters = tree.nodes.new("GeometryNodeStringToCurves")
 fill = tree.nodes.new("GeometryNodeFillCurve")
 paint = tree.nodes.new("GeometryNodeSetMaterial")
@@ -141,19 +174,28 @@ target.modifiers.new("read", "NODES").node_group = tree
 outside = args[1]
 bpy.ops.mesh.primitive_cube_add()
 camera()
-tree = bpy.data.node_groups.new("comp", "CompositorNodeTree")
-scene.compositing_node_group = tree
+scene.compositing_node_group = compositor_writing_to(outside)
 scene.render.use_compositing = True
-tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
-layers, result = tree.nodes.new("CompositorNodeRLayers"), tree.nodes.new("NodeGroupOutput")
-planted = tree.nodes.new("CompositorNodeOutputFile")
-planted.directory = outside
-planted.file_name = "planted_"
-planted.file_output_items.new("RGBA", "Image")
-planted.format.media_type = "IMAGE"
-planted.format.file_format = "PNG"
-tree.links.new(layers.outputs["Image"], result.inputs[0])
-tree.links.new(layers.outputs["Image"], planted.inputs["Image"])
+""",
+    # The same File Output node, hidden in a compositor node group linked from a library .blend of the job.
+    "linked_file_output": r"""
+import os
+outside = args[1]
+library = os.path.join(os.path.dirname(blend), "library.blend")
+camera()  # the library's scene, rendered by the group's Render Layers node, needs one too
+compositor_writing_to(outside).use_fake_user = True
+bpy.ops.wm.save_as_mainfile(filepath=library)
+bpy.ops.wm.read_factory_settings(use_empty=True)
+scene = bpy.context.scene
+scene.render.engine = "CYCLES"
+scene.cycles.samples = 1
+scene.render.resolution_x = scene.render.resolution_y = 32
+bpy.ops.mesh.primitive_cube_add()
+camera()
+with bpy.data.libraries.load(library, link=True, relative=True) as (_, linked):
+    linked.node_groups = ["comp"]
+scene.compositing_node_group = linked.node_groups[0]
+scene.render.use_compositing = True
 """,
     # Frame 2 needs far more samples than the others: the time-cap scene.
     "slow_frame": r"""

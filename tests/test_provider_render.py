@@ -150,9 +150,10 @@ def test_a_frame_over_its_time_cap_twice_ends_the_chunk_in_a_defined_state(tmp_p
     out, seen = tmp_path / "out", []
     groups = _render_cgroups()
     with pytest.raises(RenderError, match=r"frame 2 failed \(twice\): took longer than 2 s; raise the per-frame "
-                                          r"time cap .*1 frame\(s\) of this chunk finished"):
+                                          r"time cap .*1 frame\(s\) of this chunk finished") as failed:
         render_chunk(slow, [1, 2, 3], out, job_root=slow.parent, limits=RenderLimits(frame_seconds=2),
                      on_frame=seen.append)
+    assert failed.value.frame == 2
     # Defined state: frame 1 done and reported, nothing of frame 2 or 3 on disk, no process left behind.
     assert [f.frame for f in seen] == [1]
     assert sorted(p.name for p in out.iterdir()) == ["frame_00001.png", "preview_00001.png"]
@@ -162,7 +163,7 @@ def test_a_frame_over_its_time_cap_twice_ends_the_chunk_in_a_defined_state(tmp_p
 
 def _render_cgroups() -> set[Path]:
     owners = (limits._own_group(None), limits._own_group("memory"))
-    return {group for own in owners if own for group in own.glob("renderfarm-*")}
+    return {group for own in owners if own for group in own.glob(f"renderfarm-{os.getpid()}-*")}
 
 
 def test_a_gpu_that_is_not_there_fails_at_once_naming_what_cycles_sees(sample, tmp_path):
@@ -175,13 +176,30 @@ def test_without_bubblewrap_rendering_is_refused_unless_no_sandbox_is_explicit(s
                                                                                caplog):
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
     sandbox.bwrap.cache_clear()
+    groups = _render_cgroups()
     try:
         with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap.*--no-sandbox"):
             render_chunk(sample, [1], tmp_path / "out", job_root=sample.parent)
+        assert _render_cgroups() <= groups  # refused before a cgroup (or temp dir) was made
         caplog.set_level(logging.WARNING, "server.provider.sandbox")
         frames = render_chunk(sample, [1], tmp_path / "out", job_root=sample.parent, sandbox=False)
         assert frames[0].image.exists()
         assert any("RENDERING WITHOUT A SANDBOX (--no-sandbox)" in r.message for r in caplog.records)
+    finally:
+        monkeypatch.undo()
+        sandbox.bwrap.cache_clear()
+
+
+def test_a_bubblewrap_that_cannot_make_namespaces_is_refused_with_its_reason(sample, tmp_path, monkeypatch):
+    fake = tmp_path / "bwrap"  # what bwrap says on a kernel that forbids user namespaces
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: str(fake))
+    sandbox.bwrap.cache_clear()
+    try:
+        with pytest.raises(sandbox.SandboxUnavailable, match=r"cannot create its sandbox here \(bwrap: No "
+                                                             r"permissions to create new namespace\).*--no-sandbox"):
+            render_chunk(sample, [1], tmp_path / "out", job_root=sample.parent)
     finally:
         monkeypatch.undo()
         sandbox.bwrap.cache_clear()

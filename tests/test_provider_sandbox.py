@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from server.provider import sandbox as sandbox_module
 from server.provider.render import inspect_scene, render_chunk
 from server.provider.sandbox import Sandbox, python_install, sandboxed_env
 from tests.provider_scenes import build, files_under, pixels, unprotected_argv, unprotected_render, write_png
@@ -113,8 +114,21 @@ def test_osl_script_node_reading_an_outside_image(world, tmp_path):
     assert any("Open Shading Language switched on" in x for x in risks.switched_off)
 
 
-def test_geometry_nodes_import_text_of_an_outside_file(world, tmp_path):
-    blend = _job(world, "import_text", world["outside"] / "secret.txt")
+def test_an_image_texture_outside_the_job(world, tmp_path):
+    blend = _job(world, "image_texture", world["outside"] / "secret.png")
+    unprotected_render(blend, tmp_path / "control.png")
+    assert _green(tmp_path / "control.png") > 0.9, "control failed: the outside image is not in the frame"
+    frames, risks = _protected(world, blend, tmp_path / "out")
+    assert _green(frames[0].image) == 0  # Blender's missing-texture pink instead
+    assert [Path(p).name for p in risks.outside_paths] == ["secret.png"] and not risks.switched_off
+    assert risks.reasons() == ["refers to a file outside the job, which the render cannot see: "
+                               + risks.outside_paths[0]]
+
+
+@pytest.mark.parametrize("path", ["direct", "computed"])
+def test_geometry_nodes_import_text_of_an_outside_file(world, tmp_path, path):
+    blend = build("import_text", world["data"] / "jobs" / f"import_{path}" / "scene.blend",
+                  world["outside"] / "secret.txt", path)
     # Control: the Import Text node reads the secret and the scene draws it as white letters on black.
     unprotected_render(blend, tmp_path / "control.png")
     assert _white_pixels(tmp_path / "control.png") > 20, "control failed: the secret text is not in the image"
@@ -124,12 +138,16 @@ def test_geometry_nodes_import_text_of_an_outside_file(world, tmp_path):
     assert _white_pixels(frames[0].image) == 0
     # Not switched off (reading the job's own files is legitimate); the sandbox shows it nothing else.
     assert any("Import Text node" in x for x in risks.file_imports) and not risks.switched_off
-    assert [Path(p).name for p in risks.outside_paths] == ["secret.txt"]
+    if path == "direct":
+        assert [Path(p).name for p in risks.outside_paths] == ["secret.txt"]
+    else:  # blend_paths() does not see a path made in the tree: only the sandbox stops this one
+        assert "reading a path computed in the node tree" in risks.file_imports[0] and not risks.outside_paths
 
 
-def test_compositor_file_output_aimed_outside(world, tmp_path):
+@pytest.mark.parametrize("kind", ["file_output", "linked_file_output"])
+def test_compositor_file_output_aimed_outside(world, tmp_path, kind):
     planted = world["outside"] / "planted"
-    blend = _job(world, "file_output", planted)
+    blend = _job(world, kind, planted)
     # Control: with scripts disabled, the File Output node writes a copy of the frame outside.
     unprotected_render(blend, tmp_path / "control.png")
     assert list(planted.glob("planted_*")), "control failed: the File Output node wrote nothing"
@@ -143,6 +161,7 @@ def test_compositor_file_output_aimed_outside(world, tmp_path):
     _outside_untouched(world, before)
     assert not planted.exists()
     assert any("compositor File Output node 'File Output' writing to" in x for x in risks.switched_off)
+    # Removed also when it sits in linked library data: Blender edits it in memory, the file is not saved.
 
 
 def test_inspect_scene_names_what_would_be_switched_off_without_changing_the_file(world, tmp_path):
@@ -192,6 +211,10 @@ def test_code_inside_the_sandbox_reaches_nothing_outside_it(world, tmp_path):
     other_job = world["data"] / "jobs" / "other"
     other_job.mkdir()
     (other_job / "scene.blend").write_text("another requester's scene")
+    # Agent files that happen to lie inside a mounted tree are covered up with `hide`.
+    (job / "agent.key").write_text("misplaced key")
+    (job / "agent-cache").mkdir()
+    (job / "agent-cache" / "state").write_text("state")
     out, tmp = tmp_path / "out", tmp_path / "tmp"
     out.mkdir()
     tmp.mkdir()
@@ -199,15 +222,17 @@ def test_code_inside_the_sandbox_reaches_nothing_outside_it(world, tmp_path):
     home = Path.home()
     checks = {"read": {"key": str(world["key"]), "state": str(world["data"] / "state.sqlite"),
                        "secret": str(world["outside"] / "secret.txt"), "other_job": str(other_job / "scene.blend"),
-                       "job": str(job / "scene.blend"), "passwd": "/etc/passwd"},
+                       "job": str(job / "scene.blend"), "passwd": "/etc/passwd",
+                       "hidden_key": str(job / "agent.key")},
               "write": {"job_write": str(job / "planted"), "outside_write": str(world["outside"] / "planted"),
                         "out_write": str(out / "frame.png"), "tmp_write": "/tmp/scratch"},
-              "list": {"agent_home": str(home), "data": str(world["data"]), "jobs": str(world["data"] / "jobs")},
+              "list": {"agent_home": str(home), "data": str(world["data"]), "jobs": str(world["data"] / "jobs"),
+                       "hidden_dir": str(job / "agent-cache")},
               "port": listener.getsockname()[1]}
     argv = [sys.executable, "-I", "-c", PROBE, json.dumps(checks)]
     try:
         free = _seen(subprocess.run(argv, capture_output=True, text=True, timeout=60))
-        box = Sandbox([job], out, tmp, hide=[world["key"], world["data"]])
+        box = Sandbox([job], out, tmp, hide=[world["key"], world["data"], job / "agent.key", job / "agent-cache"])
         boxed = _seen(subprocess.run(box.command(argv), env=sandboxed_env(), capture_output=True, text=True,
                                      timeout=60))
     finally:
@@ -215,12 +240,15 @@ def test_code_inside_the_sandbox_reaches_nothing_outside_it(world, tmp_path):
     # Control: the same code outside the sandbox reads the key, the state and the secret, and connects.
     assert free["key"] == "encrypted key" and free["secret"] == "SECRET KEY" and free["network"] == "connected"
     assert free["outside_write"] == "written" and free["job_write"] == "written"
+    assert free["hidden_key"] == "misplaced key" and free["hidden_dir"] == ["state"]
     (world["outside"] / "planted").unlink()
     (job / "planted").unlink()
     # Inside: only the job (read-only), the output dir and a private /tmp.
     for name in ("key", "state", "secret", "other_job", "passwd"):
         assert boxed[name] == "FileNotFoundError", (name, boxed[name])
     assert boxed["job"] == "job file" and boxed["job_write"] == "OSError"  # read-only (EROFS)
+    # /dev/null mounted over the file (not even readable: nodev) and an empty tmpfs over the dir
+    assert boxed["hidden_key"] == "PermissionError" and boxed["hidden_dir"] == []
     assert boxed["outside_write"] == "FileNotFoundError"
     assert boxed["out_write"] == "written" and boxed["tmp_write"] == "written"
     assert not (world["outside"] / "planted").exists() and not (job / "planted").exists()
@@ -246,3 +274,23 @@ def _green(png: Path) -> float:
 
 def _white_pixels(png: Path) -> int:
     return int((pixels(png)[..., :3].min(axis=2) > 128).sum())
+
+
+def test_a_gpu_sandbox_adds_sys_device_nodes_and_the_kernel_cache(tmp_path):
+    # No GPU here: this runs the GPU variant of the sandbox and checks what it adds, not a GPU render.
+    job, out, tmp, cache = (tmp_path / name for name in ("job", "out", "tmp", "cache"))
+    for path in (job, out, tmp, cache):
+        path.mkdir()
+    script = ("import os; open(os.environ['CUDA_CACHE_PATH'] + '.probe', 'w').write('kernel');"
+              "print('SEEN', os.path.isdir('/sys/devices'), os.environ['OPTIX_CACHE_PATH'])")
+    box = Sandbox([job], out, tmp, gpu=True, kernel_cache=cache)
+    result = subprocess.run(box.command([sys.executable, "-I", "-c", script]),
+                            env=sandboxed_env(sandbox_module.KERNEL_CACHE_ENV), capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.split() == ["SEEN", "True", "/tmp/home/.cache/nv-optix"], result.stderr
+    assert (cache / "nv-compute.probe").read_text() == "kernel"
+    check = "import os; print(os.path.isdir('/sys/devices'), os.path.isdir('/tmp/home/.cache'))"
+    (tmp_path / "tmp2").mkdir()
+    plain = subprocess.run(Sandbox([job], out, tmp_path / "tmp2").command([sys.executable, "-I", "-c", check]),
+                           env=sandboxed_env(), capture_output=True, text=True, timeout=60)
+    assert plain.stdout.split() == ["False", "False"], plain.stderr  # CPU sandboxes get neither

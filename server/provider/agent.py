@@ -19,7 +19,6 @@ unreachable is retried with backoff and a log line that says what is being retri
 
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +39,7 @@ from addon.stacks.errors import NetworkError, TransactionTimeout
 
 from . import state as S
 from .flow import ProviderFlow
+from .sandbox import SandboxUnavailable
 
 log = logging.getLogger("provider.agent")
 STX = 1_000_000
@@ -159,7 +159,12 @@ class Agent:
         return self._stop.is_set()
 
     def run(self, *, until: Callable[[], bool] | None = None) -> None:
-        """Run until stop() (or `until()` is true); then switch availability off."""
+        """Run until stop() (or `until()` is true); then switch availability off. Raises
+        SandboxUnavailable at once, before registering, if the sandbox cannot run on this machine."""
+        if self.config.sandbox:
+            from server.provider import sandbox
+
+            sandbox.bwrap()  # checked before the provider says it is available
         try:
             self.retrying("re-check pending transactions", self.recover_transactions)
             self.retrying("register", self.ensure_registered)
@@ -299,6 +304,9 @@ class Agent:
             self.serve(job)
         except Stopped:
             self.emit("job_paused", f"job {job.job_id}: stopping; it carries on at the next start", job_id=job.job_id)
+        except SandboxUnavailable as exc:  # the machine's problem, not the job's: stop taking jobs
+            self.emit("sandbox_unavailable", f"stopping: {exc}", logging.ERROR, job_id=job.job_id)
+            self.stop()
         except Exception as exc:  # one job's failure must not stop the agent; the reason is kept
             self.state.set_phase(job.job_id, S.FAILED, str(exc))
             self.emit("job_failed", f"job {job.job_id} failed: {exc}", logging.ERROR, job_id=job.job_id)
@@ -630,6 +638,5 @@ def default_renderer(config: AgentConfig) -> Callable:
                                        limits=limits, sandbox=config.sandbox, on_frame=on_frame, skip=skip,
                                        hide=config.hide, on_hardened=on_hardened)
         except render.RenderError as exc:
-            found = re.search(r"frame (\d+)", str(exc))
-            raise RenderFailed(str(exc), int(found.group(1)) if found else None, final=True) from exc
+            raise RenderFailed(str(exc), exc.frame, final=True) from exc
     return chunk

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from addon.farm import keystore
 from addon.stacks.errors import StacksError
+from server.provider.sandbox import SandboxUnavailable
 
 STX = 1_000_000
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "render-farm-provider"
@@ -403,6 +404,6 @@ def run(args: argparse.Namespace) -> int:
     except keystore.KeystoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except StacksError as exc:
+    except (StacksError, SandboxUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -6,7 +6,8 @@ the GPU's memory, so an address-space cap that a CPU render never notices kills 
 start. In order of preference:
 
   cgroup2  a child of the agent's own cgroup v2 group, when its memory controller is delegated to us
-  systemd  `systemd-run --scope -p MemoryMax=…` (cgroup v2 through systemd, as root or a user manager)
+  systemd  `systemd-run [--user] --scope -p MemoryMax=…` (cgroup v2 through systemd; probed once that
+           the cap really holds, which for --user needs the memory controller delegated)
   cgroup1  a child of the agent's group in the cgroup v1 memory hierarchy (containers that still use it)
   rlimit   RLIMIT_AS inside the process, for CPU renders only
   none     a GPU render on a machine that offers no cgroup: not capped, and the agent logs that
@@ -64,12 +65,27 @@ def _own_group(v1_controller: str | None) -> Path | None:
     return None
 
 
+def _systemd_run() -> list[str]:
+    """systemd-run for a transient scope: the system manager as root, the user's manager otherwise."""
+    return ["systemd-run", *([] if os.geteuid() == 0 else ["--user"]), "--scope", "--quiet", "--collect"]
+
+
+# Run in a probe scope: prints the scope's memory.max, which exists only if the cap is really enforced
+# (a user manager without the memory controller delegated would accept MemoryMax= and ignore it).
+_PROBE_SCOPE = 'cat "/sys/fs/cgroup$(sed -n "s/^0:://p" /proc/self/cgroup)/memory.max"'
+
+
 @functools.cache
 def _systemd_scopes_work() -> bool:
-    """systemd as init and allowed to make us a transient scope with a memory cap (checked once)."""
-    return bool(os.path.isdir("/run/systemd/system") and shutil.which("systemd-run") and os.geteuid() == 0
-                and subprocess.run(["systemd-run", "--scope", "--quiet", "--collect", "-p", "MemoryMax=64M",
-                                    "--", "true"], capture_output=True, timeout=30).returncode == 0)
+    """systemd as init and willing to put a process into a scope whose memory cap holds (checked once)."""
+    if not (os.path.isdir("/run/systemd/system") and shutil.which("systemd-run")):
+        return False
+    try:
+        probe = subprocess.run([*_systemd_run(), "-p", "MemoryMax=64M", "--", "/bin/sh", "-c", _PROBE_SCOPE],
+                               capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0 and probe.stdout.strip() == str(64 << 20)
 
 
 class MemoryCap:
@@ -78,7 +94,7 @@ class MemoryCap:
 
     def __init__(self, limit: int, *, gpu: bool):
         self.limit, self.method, self.group, self.rlimit_as = limit, "none", None, None
-        self._unit = f"renderfarm-{uuid.uuid4().hex[:12]}"
+        self._unit = f"renderfarm-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # pid: whose group it is
         for method, make in (("cgroup2", self._cgroup2), ("systemd", self._systemd), ("cgroup1", self._cgroup1)):
             try:
                 if make():
@@ -121,7 +137,7 @@ class MemoryCap:
 
     def command(self, argv: Sequence[str]) -> list[str]:
         if self.method == "systemd":
-            return ["systemd-run", "--scope", "--quiet", "--collect", f"--unit={self._unit}",
+            return [*_systemd_run(), f"--unit={self._unit}",
                     "-p", f"MemoryMax={self.limit}", "-p", "MemorySwapMax=0", "--", *argv]
         if self.group is not None:  # join the group before exec, so not one byte is allocated outside it
             return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.group / "cgroup.procs"), *argv]

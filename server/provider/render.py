@@ -79,6 +79,7 @@ if getattr(scene, "cycles", None) is not None:
     scene.cycles.device = "CPU" if device["kind"] == "CPU" else "GPU"
 render = scene.render
 render.use_persistent_data = True
+render.use_multiview = False  # one image per frame, at the path we give
 render.image_settings.file_format = "PNG"
 render.use_file_extension = False
 if spec["threads"]:
@@ -116,7 +117,12 @@ _OUT_OF_MEMORY = ("MemoryError", "failed to map segment", "Cannot allocate memor
 
 
 class RenderError(RuntimeError):
-    """A chunk could not be rendered (bad scene, a frame over its time or memory cap twice, no sandbox)."""
+    """A chunk could not be rendered (bad scene, a frame over its time or memory cap twice). `frame` is
+    the frame that failed (None when no frame is to blame, e.g. an inspection or a bad argument)."""
+
+    def __init__(self, message: str, frame: int | None = None):
+        super().__init__(message)
+        self.frame = frame
 
 
 @dataclass(frozen=True)
@@ -137,14 +143,15 @@ def render_chunk(blend: Path, frames: Sequence[int], out_dir: Path, *, job_root:
                  limits: RenderLimits = DEFAULT_LIMITS, sandbox: bool = True,
                  on_frame: Callable[[RenderedFrame], None] | None = None, skip: Collection[int] = (),
                  hide: Sequence[Path] = (), on_hardened: Callable[[SceneRisks], None] | None = None,
-                 ) -> list[RenderedFrame]:
+                 kernel_cache: Path | None = None) -> list[RenderedFrame]:
     """Render `frames` (minus `skip`, those already done) of `blend` into `out_dir`.
 
     job_root: the read-only dir holding the scene's files (blend lies inside); hide: paths the sandbox
     must never show even if inside a mounted tree (the agent's key file and data dir); sandbox=False
     renders unsandboxed (development only, logged as a warning); on_frame: called as each frame is
-    on disk; on_hardened: called once with what the scene contained and what was switched off.
-    Returns the frames rendered by this call, in order.
+    on disk; on_hardened: called once with what the scene contained and what was switched off;
+    kernel_cache: a dir of the agent's where GPU drivers keep compiled kernels across processes
+    (GPU renders only; mounted writable). Returns the frames rendered by this call, in order.
     """
     blend, out_dir, job_root = Path(blend).absolute(), Path(out_dir).absolute(), Path(job_root).absolute()
     if not blend.resolve().is_relative_to(job_root.resolve()):
@@ -179,14 +186,14 @@ def render_chunk(blend: Path, frames: Sequence[int], out_dir: Path, *, job_root:
                 "out_dir": str(out_dir), "device": settings, "threads": limits.threads,
                 "preview_size": limits.preview_size}
         failure = _run(spec, limits, gpu=settings["kind"] != "CPU", sandbox=sandbox, hide=hide,
-                       writable=out_dir, on_event={"frame": finished, "ready": ready})
+                       writable=out_dir, on_event={"frame": finished, "ready": ready}, kernel_cache=kernel_cache)
         if failure is None:
             continue
         failed[failure.frame] = failed.get(failure.frame, 0) + 1
         if failure.final or failed[failure.frame] >= 2:
             twice = "" if failure.final else " (twice)"
             raise RenderError(f"frame {failure.frame} failed{twice}: {failure.reason}; "
-                              f"{len(done)} frame(s) of this chunk finished and are kept in {out_dir}")
+                              f"{len(done)} frame(s) of this chunk finished and are kept in {out_dir}", failure.frame)
         log.warning("frame %d failed, retrying it once in a new process: %s", failure.frame, failure.reason)
     return done
 
@@ -217,24 +224,30 @@ def render_frame(blend: Path, frame: int, out_dir: Path, *, job_root: Path | Non
 
 
 def _run(spec: dict, limits: RenderLimits, *, gpu: bool, sandbox: bool, hide: Sequence[Path], writable: Path,
-         on_event: dict[str, Callable]) -> _Failure | None:
+         on_event: dict[str, Callable], kernel_cache: Path | None = None) -> _Failure | None:
     """One Blender process over spec["frames"]; None when all of them (or the inspection) finished."""
     frames = list(spec["frames"])
     first = frames[0] if frames else 0
-    cap = MemoryCap(limits.memory_bytes, gpu=gpu)
-    tmp = Path(tempfile.mkdtemp(prefix="render-"))
-    read_fd, write_fd = os.pipe()
-    spec = {**spec, "report_fd": write_fd, "rlimit_as": cap.rlimit_as}
-    argv = [sys.executable, "-I", "-c", _CHILD, json.dumps(spec)]
     if sandbox:
-        argv = sandboxing.Sandbox([Path(spec["job_root"])], writable, tmp, hide=hide, gpu=gpu).command(argv)
-        env = sandboxing.sandboxed_env()
-    else:
-        sandboxing.no_sandbox_warning("rendering")
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp), "TMPDIR": str(tmp), "PYTHONNOUSERSITE": "1"}
-    log_path = tmp / "blender.log"
-    current, started, timed_out = None, False, None
+        sandboxing.bwrap()  # refuse (SandboxUnavailable) before anything is created
+    cap = MemoryCap(limits.memory_bytes, gpu=gpu)
+    tmp = read_fd = write_fd = None
     try:
+        tmp = Path(tempfile.mkdtemp(prefix="render-"))
+        read_fd, write_fd = os.pipe()
+        spec = {**spec, "report_fd": write_fd, "rlimit_as": cap.rlimit_as}
+        argv = [sys.executable, "-I", "-c", _CHILD, json.dumps(spec)]
+        if sandbox:
+            cache = kernel_cache if gpu else None
+            argv = sandboxing.Sandbox([Path(spec["job_root"])], writable, tmp, hide=hide, gpu=gpu,
+                                      kernel_cache=cache).command(argv)
+            env = sandboxing.sandboxed_env(sandboxing.KERNEL_CACHE_ENV if cache else None)
+        else:
+            sandboxing.no_sandbox_warning("rendering")
+            env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp), "TMPDIR": str(tmp), "PYTHONNOUSERSITE": "1"}
+        log_path = tmp / "blender.log"
+        current, timed_out, answered = None, None, False
+        unfinished = set(frames)
         with open(log_path, "wb") as log_file:
             proc = subprocess.Popen(cap.command(argv), stdin=subprocess.DEVNULL, stdout=log_file,
                                     stderr=subprocess.STDOUT, env=env, cwd=tmp, pass_fds=(write_fd,),
@@ -250,14 +263,15 @@ def _run(spec: dict, limits: RenderLimits, *, gpu: bool, sandbox: bool, hide: Se
                     break
                 kind = event["event"]
                 if kind == "ready":
-                    started = True
                     on_event.get("ready", lambda _: None)(SceneRisks.from_child(event["risks"]))
                 elif kind == "risks":
+                    answered = True
                     on_event["risks"](SceneRisks.from_child(event["risks"]))
                 elif kind == "start":
                     current, deadline[0] = event["frame"], time.monotonic() + limits.frame_seconds
                 elif kind == "frame":
                     current = None
+                    unfinished.discard(event["frame"])
                     on_event["frame"](event["frame"])
                 elif kind == "open_failed":
                     return _Failure(first, f"Blender could not open {Path(spec['blend']).name} ({event['error']}): "
@@ -268,24 +282,28 @@ def _run(spec: dict, limits: RenderLimits, *, gpu: bool, sandbox: bool, hide: Se
         finally:
             if proc.poll() is None:
                 _kill(proc, cap)
-        frame = current if current is not None else first
+        # The frame to blame: the one in progress, else the next one this process had to render.
+        frame = current if current is not None else next((f for f in frames if f in unfinished), first)
         if timed_out is not None:
             if current is not None:
                 return _Failure(frame, f"took longer than {timed_out:g} s; raise the per-frame time cap or lower the "
                                        "scene's samples or resolution")
             return _Failure(frame, f"Blender did not open the scene within {timed_out:g} s; raise the load time cap "
                                    "or decline scenes this heavy")
-        if returncode == 0 and (started or spec["mode"] == "inspect"):
+        if spec["mode"] == "inspect" and answered or spec["mode"] == "render" and not unfinished:
             return None
+        if returncode == 0:  # never expected: exited cleanly without finishing its frames
+            return _Failure(frame, "Blender exited before finishing the frame")
         if sandbox and returncode > 128:  # bwrap exits with 128 + the signal that killed its child
             returncode = 128 - returncode
         return _Failure(frame, _why(returncode, log_path, cap))
     finally:
-        os.close(read_fd)
-        if write_fd is not None:
-            os.close(write_fd)
+        for fd in (read_fd, write_fd):
+            if fd is not None:
+                os.close(fd)
         cap.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _events(read_fd: int, deadline: Callable[[], float]):
@@ -306,7 +324,10 @@ def _events(read_fd: int, deadline: Callable[[], float]):
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
-                yield json.loads(line)
+                try:
+                    yield json.loads(line)
+                except ValueError:  # not ours; the child writes only whole JSON lines
+                    log.debug("ignored a report line that is not JSON: %r", line[:200])
 
 
 def _kill(proc: subprocess.Popen, cap: MemoryCap) -> None:

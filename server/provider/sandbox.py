@@ -34,6 +34,9 @@ _GPU_DEVICES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/
                 "/dev/nvidia[0-9]*", "/dev/nvidia-caps", "/dev/kfd", "/dev/dri")
 
 SANDBOX_HOME = "/tmp/home"
+KERNEL_CACHE = SANDBOX_HOME + "/.cache"
+# Where the NVIDIA driver keeps its CUDA JIT and OptiX caches when told (their defaults are ~/.nv and /var/tmp).
+KERNEL_CACHE_ENV = {"CUDA_CACHE_PATH": KERNEL_CACHE + "/nv-compute", "OPTIX_CACHE_PATH": KERNEL_CACHE + "/nv-optix"}
 
 
 class SandboxUnavailable(RuntimeError):
@@ -53,8 +56,7 @@ def bwrap() -> str:
     if not path:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: run `./dev setup` or `apt-get install "
                                  "bubblewrap`; for development only, start the agent with --no-sandbox")
-    probe = subprocess.run([path, *_base_args(), "--ro-bind", sys.executable, sys.executable, "--",
-                            sys.executable, "-I", "-S", "-c", "pass"], capture_output=True, text=True, timeout=60)
+    probe = subprocess.run([path, *_base_args(), "--", "/usr/bin/true"], capture_output=True, text=True, timeout=60)
     if probe.returncode != 0:
         raise SandboxUnavailable(f"bubblewrap cannot create its sandbox here ({probe.stderr.strip()}): allow user "
                                  "namespaces (sysctl kernel.unprivileged_userns_clone=1 or "
@@ -94,7 +96,9 @@ class Sandbox:
     read_only: the job's files; writable: the one output dir; tmp: a host dir mounted as the private
     /tmp (so the process has its own temp dir on disk, not in RAM); hide: paths never to show (the
     agent's key file and data dir) even if they lie inside something mounted; gpu: pass GPU device
-    nodes and /sys through (drivers enumerate devices there).
+    nodes and /sys through (drivers enumerate devices there); kernel_cache: a dir of the agent's,
+    mounted writable at KERNEL_CACHE, where GPU drivers keep compiled kernels between processes
+    (a fresh HOME per process would otherwise recompile them every chunk).
     """
 
     read_only: Sequence[Path]
@@ -102,6 +106,7 @@ class Sandbox:
     tmp: Path
     hide: Sequence[Path] = ()
     gpu: bool = False
+    kernel_cache: Path | None = None
     extra_read_only: Sequence[Path] = field(default_factory=python_install)
 
     def command(self, argv: Sequence[str]) -> list[str]:
@@ -114,6 +119,8 @@ class Sandbox:
                 mounted.append(path)
         args += ["--bind", str(Path(self.writable).resolve()), str(self.writable)]
         mounted.append(Path(self.writable))
+        if self.kernel_cache is not None:
+            args += ["--bind", str(Path(self.kernel_cache).resolve()), KERNEL_CACHE]
         if self.gpu:
             args += ["--ro-bind", "/sys", "/sys"]
             for pattern in _GPU_DEVICES:
