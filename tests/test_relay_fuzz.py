@@ -71,7 +71,8 @@ def _is_big_number(value: str) -> bool:
 @pytest.fixture(scope="module")
 def relay(tmp_path_factory):
     root = tmp_path_factory.mktemp("relay-fuzz")
-    with RelayHarness(root, extra_args=["--rate", "100000", "--burst", "100000"]) as h:
+    limits = ["--rate", "100000", "--burst", "100000", "--ip-rate", "100000", "--ip-burst", "100000"]
+    with RelayHarness(root, extra_args=limits + ["--ip-fail-burst", "100000"]) as h:
         key = make_private_key()
         me = address_from_private_key(key, "testnet")
         # The fuzzing signer is requester and provider of small job ids, so job routes run their full logic.

@@ -44,13 +44,19 @@ def _head(client, method, path, length=None, extra=""):
 def _response(sock):
     """Status and body of one response with a Content-Length (all the relay's JSON replies have one)."""
     data = b""
+
+    def more():
+        chunk = sock.recv(65536)
+        assert chunk, f"the relay closed the connection; it had sent {data[:500]!r}"
+        return chunk
+
     while b"\r\n\r\n" not in data:
-        data += sock.recv(65536)
+        data += more()
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode().split("\r\n")
     length = next(int(line.split(":")[1]) for line in lines if line.lower().startswith("content-length:"))
     while len(body) < length:
-        body += sock.recv(65536)
+        body += more()
     return int(lines[0].split()[1]), body[:length]
 
 

@@ -63,15 +63,19 @@ def test_a_1gib_unsigned_body_is_refused_without_reading_it(harness):
     sampler.start()
     sent = 0
     try:
-        cases = [  # a blob PUT, a JSON body over the route's limit, a JSON body under it
-            ("PUT", "/v1/uploads/" + "a" * 64 + "?offset=0", 1 << 30, E.NotAuthenticated),
-            ("POST", "/v1/blobs/missing", 1 << 30, E.BodyTooLarge),
-            ("POST", "/v1/blobs/missing", 20 << 20, E.NotAuthenticated),
+        put = "/v1/uploads/" + "a" * 64 + "?offset=0"
+        signed = signed_headers(Signer().key, "PUT", put, content="UNSIGNED-PAYLOAD")
+        throwaway = [f"{k}: {v}" for k, v in signed.items()]
+        cases = [  # a blob PUT, a JSON body over the route's limit, a JSON body under it, a throwaway key's PUT
+            ("PUT", put, 1 << 30, E.NotAuthenticated, []),
+            ("POST", "/v1/blobs/missing", 1 << 30, E.BodyTooLarge, []),
+            ("POST", "/v1/blobs/missing", 20 << 20, E.NotAuthenticated, []),
+            ("PUT", put, 1 << 30, E.NoSuchUpload, throwaway),
         ]
-        for method, path, length, kind in cases:
+        for method, path, length, kind, extra in cases:
             with socket.create_connection(("127.0.0.1", harness.relay.port), timeout=10) as s:
                 s.sendall(_head([f"{method} {path} HTTP/1.1", "host: x", "content-type: application/json",
-                                 f"content-length: {length}"]))
+                                 f"content-length: {length}", *extra]))
                 chunk = b"\0" * (1 << 20)
                 try:
                     for _ in range(min(256, length >> 20)):  # offer up to 256 MiB; the relay should hang up first
@@ -214,3 +218,22 @@ def test_malformed_requests_get_a_json_4xx(harness, request_bytes):
     reply = raw_exchange(harness.relay.port, request_bytes, timeout=HEADER_TIMEOUT + 5, read_all=False)
     status, err = _json_error(reply)
     assert 400 <= status < 500, reply[:300]
+
+
+def test_the_body_timeout_ends_with_the_body(tmp_path):
+    """A response that outlives --body-timeout (the SSE stream, a long download) is not cut off by it:
+    once the body is in, the app's wait for a disconnect has no deadline."""
+    import httpx
+
+    with RelayHarness(tmp_path, extra_args=["--body-timeout", "0.5"]) as h:
+        me = Signer()
+        h.jobs.set_job(1, me.address, me.address)
+        path = "/v1/jobs/1/progress/stream"
+        with httpx.stream("GET", h.url + path, headers=signed_headers(me.key, "GET", path), timeout=20) as r:
+            assert r.status_code == 200
+            time.sleep(1.5)  # idle well past the body timeout
+            post, raw = "/v1/jobs/1/progress", b'{"frames_done": 1, "frames_total": 2}'
+            headers = signed_headers(me.key, "POST", post, raw) | {"content-type": "application/json"}
+            assert httpx.post(h.url + post, content=raw, headers=headers).status_code == 200
+            line = next(x for x in r.iter_lines() if x.startswith("data:"))
+        assert '"frames_done":1' in line

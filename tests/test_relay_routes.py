@@ -322,3 +322,44 @@ def test_rate_buckets_of_idle_clients_are_forgotten():
     now[0] = 60.0  # every bucket refilled long ago
     limiter.allow("fresh")
     assert len(limiter) == 1
+
+
+def test_requests_in_flight_per_client_ip_are_capped(tmp_path):
+    relay = InProcessRelay(tmp_path, max_inflight_per_ip=2)
+    try:
+        me = Signer()
+        relay.jobs.set_job(JOB, me.address, None)
+
+        def get(path):
+            return relay.http.get(path, headers=signed_headers(me.key, "GET", path))
+
+        async def three():
+            polls = [asyncio.ensure_future(get(f"/v1/jobs/{JOB}/progress?wait=1.5")) for _ in range(2)]
+            await asyncio.sleep(0.5)  # both long-polls are waiting now
+            third = await get(f"/v1/jobs/{JOB}")
+            return third, await asyncio.gather(*polls)
+
+        third, polls = relay.run(three())
+        assert type(_error(third)) is E.RelayBusy and all(p.status_code == 200 for p in polls)
+        assert relay.request(me, "GET", f"/v1/jobs/{JOB}").status_code == 200  # once they are done
+        assert not relay.state.inflight_by_ip and relay.state.inflight == 0
+    finally:
+        relay.close()
+
+
+def test_a_fresh_session_holds_no_descriptor_yet_writes_directly(tmp_path):
+    from server.relay.direct_io import open_direct
+    from server.relay.fs_blobs import FileUploadSession
+
+    probe = tmp_path / "probe"
+    probe.touch()
+    fd = open_direct(probe)
+    if fd is None:
+        pytest.skip("this file system does not do O_DIRECT")
+    os.close(fd)
+    session = FileUploadSession(tmp_path / "s.part")
+    assert not (tmp_path / "s.part").exists()  # nothing opened until a request writes
+    assert session._direct_fd() is not None  # the lazily created file still takes O_DIRECT writes
+    session.release()
+    assert session._direct is None
+

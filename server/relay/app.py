@@ -7,14 +7,16 @@ import contextlib
 import logging
 import time
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
+
+from addon.farm import relay_errors as E
 
 from . import routes_blobs, routes_jobs
 from .authority import CachedJobAuthority, ChainJobAuthority, JobAuthority, TableJobAuthority
 from .config import RelayConfig
-from .errors import ConfigError, install_error_handlers
+from .errors import ConfigError, RelayError, install_error_handlers
 from .fs_blobs import FileBlobStore
 from .gc import collect_garbage, reconcile
 from .logs import log_event
@@ -174,7 +176,12 @@ def create_app(config: RelayConfig, authority: JobAuthority | None = None) -> Fa
         )
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse, summary="Prometheus metrics")
-    async def metrics():
+    async def metrics(request: Request):
+        # Unsigned, and it sums the blob table: charged to the caller's per-IP bucket like /v1 requests.
+        wait = state.ip_limiter.allow((request.client or ("?", 0))[0])
+        if wait:
+            raise RelayError(E.RateLimited, f"too many requests; retry in {wait:.2f}s",
+                             headers={"Retry-After": str(max(1, round(wait)))})
         blobs, blob_bytes, uploads = await state.run(state.meta.totals)
         return state.metrics.render({"blobs": blobs, "blob_bytes": blob_bytes, "uploads_in_progress": uploads})
 

@@ -8,7 +8,7 @@ client can make the relay read headers (bounded by uvicorn_protocol.py) and veri
 nothing more; refusals close the connection rather than read a body nobody will use.
 
 Refused: a client IP over its pre-authentication rate (or with too many failed authentications), the
-relay at its ceiling of requests in flight, missing or malformed headers, a timestamp outside the
+relay (or this client IP) at its ceiling of requests in flight, missing or malformed headers, a timestamp outside the
 allowed clock skew, a signature that does not recover, a nonce this address already used (remembered
 until the timestamp leaves the window, across restarts), a body that does not match its signed hash.
 """
@@ -31,10 +31,12 @@ from addon.stacks.errors import StacksError
 from addon.stacks.keys import address_from_public_key
 from addon.stacks.message import recover_public_key
 
+from .body_handoff import EXTENSION
 from .errors import RelayError
 
 TIMESTAMP_RE = re.compile(r"^[0-9]{1,12}$")  # Unix seconds; more digits overflow the float clock
 SIGNATURE_RE = re.compile(r"^[0-9a-fA-F]{130}$")
+DRAIN_LIMIT = 64 * 1024  # unread body bytes a response may leave for the server to skip on a kept-alive connection
 CLOSE = {"Connection": "close"}  # a refused request's body is not read: the connection cannot be reused
 
 
@@ -132,10 +134,14 @@ class _SignedBody:
         self.expected = expected_sha256
         self.hasher = hashlib.sha256() if expected_sha256 else None
         self.received = 0
+        self.complete = False  # the app has read the body to its end
 
     async def __call__(self):
+        if self.complete:  # after the body, only a disconnect can come: wait for it as long as it takes
+            return await self._receive()
         try:
-            message = await asyncio.wait_for(self._receive(), self.timeout)
+            async with asyncio.timeout(self.timeout):  # a timer, not a task per chunk as wait_for makes
+                message = await self._receive()
         except TimeoutError:
             raise RelayError(
                 E.RequestTimeout, f"no body bytes for {self.timeout:.0f}s; send the request again", headers=CLOSE
@@ -144,6 +150,7 @@ class _SignedBody:
             return message
         chunk = message.get("body", b"")
         self.received += len(chunk)
+        self.complete = not message.get("more_body", False)
         if self.received > self.limit:
             raise _too_large(self.limit)
         if self.hasher is not None:
@@ -175,6 +182,9 @@ class SignedRoute(APIRoute):
         wait = state.ip_limiter.allow(ip) or state.ip_fail_limiter.peek(ip)
         if wait:
             raise _rate_limited(state, wait, f"this client address ({ip})")
+        if state.inflight_by_ip[ip] >= state.config.max_inflight_per_ip:
+            raise RelayError(E.RelayBusy, f"{ip} has as many requests in flight as the relay allows one address; "
+                             "retry when some have finished", headers={"Retry-After": "1"} | CLOSE)
         headers = Headers(scope=scope)
         cfg = state.config
         limit = cfg.max_blob_bytes if self.streamed else cfg.request_body_limit
@@ -192,11 +202,30 @@ class SignedRoute(APIRoute):
         scope.setdefault("state", {})["address"] = address
         expected = None if self.streamed else headers.get(proto.CONTENT_HASH_HEADER)
         body = _SignedBody(receive, state, limit, expected, cfg.body_timeout)
+
+        async def send_closing(message):
+            # A response that leaves much of the body unread closes the connection: otherwise the server
+            # would go on reading (and discarding) it, up to the declared gigabytes, for nobody.
+            if message["type"] == "http.response.start" and _unread(scope, body, declared) > DRAIN_LIMIT:
+                message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
+            await send(message)
+
         state.inflight += 1
+        state.inflight_by_ip[ip] += 1
         try:
-            await super().handle(scope, body, send)
+            await super().handle(scope, body, send_closing)
         finally:
             state.inflight -= 1
+            state.inflight_by_ip[ip] -= 1
+            if not state.inflight_by_ip[ip]:
+                del state.inflight_by_ip[ip]
+
+
+def _unread(scope, body: _SignedBody, declared: int | None) -> int:
+    handoff = scope.get("extensions", {}).get(EXTENSION)
+    if body.complete or (handoff is not None and handoff.received_all):
+        return 0
+    return DRAIN_LIMIT + 1 if declared is None else declared - body.received
 
 
 async def signed(request: Request) -> str:

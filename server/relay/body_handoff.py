@@ -34,6 +34,7 @@ class BodyHandoff:
         # protocol: uvicorn_protocol.RelayHttpProtocol; cycle: its RequestResponseCycle for this request
         self.protocol, self.cycle, self.content_length = protocol, cycle, content_length
         self.sock: socket.socket | None = None
+        self.received_all = False  # the worker thread received the whole body
 
     def take(self) -> tuple[socket.socket, bytes, int] | None:
         """On the event loop: stop uvicorn reading; returns (socket, body bytes already parsed, bytes
@@ -85,6 +86,7 @@ class BodyHandoff:
             # The old parser still waits for the body we consumed; the next request needs a new one.
             p.parser = p.new_parser()
             cycle.more_body = False
+            self.received_all = True
         else:
             # Client gone (or silent too long): the stream position is lost, so is the connection.
             cycle.disconnected = True

@@ -24,6 +24,7 @@ LIMITS = [
     ("keep_alive", float, "seconds an idle keep-alive connection stays open"),
     ("max_connections", int, "open connections in total (503 beyond)"),
     ("max_inflight", int, "/v1 requests being handled at once (503 beyond)"),
+    ("max_inflight_per_ip", int, "/v1 requests being handled at once for one client IP (503 beyond)"),
     ("ip_rate", float, "requests/s per client IP before authentication"),
     ("ip_burst", int, "request burst per client IP before authentication"),
     ("ip_fail_rate", float, "failed authentications/s per client IP before it is refused unverified"),
@@ -129,15 +130,15 @@ def run(args: argparse.Namespace) -> int:
     if args.gc_once:
         print(collect_garbage(app.state.relay))
         return 0
-    uvicorn.run(app, **uvicorn_settings(config))
+    uvicorn.run(app, **uvicorn_settings(config, app.state.relay))
     return 0
 
 
-def uvicorn_settings(config: RelayConfig) -> dict:
+def uvicorn_settings(config: RelayConfig, state=None) -> dict:
     """How the relay runs uvicorn: its own protocol (limits, body handoff), timeouts, proxy headers."""
     proxied = bool(config.forwarded_allow_ips)
     return {
-        "http": _http_protocol(config),
+        "http": _http_protocol(config, state),
         "host": config.host,
         "port": config.port,
         "log_level": "warning",
@@ -151,14 +152,14 @@ def uvicorn_settings(config: RelayConfig) -> dict:
     }
 
 
-def _http_protocol(config: RelayConfig):
+def _http_protocol(config: RelayConfig, state=None):
     """uvicorn's httptools protocol with the relay's limits and the blob-body handoff, where httptools is
     installed (it is in requirements.txt; without it uvicorn's h11 protocol enforces only the head size)."""
     try:
         from .uvicorn_protocol import RelayHttpProtocol
     except ImportError:
         return "auto"
-    return RelayHttpProtocol.limited(config)
+    return RelayHttpProtocol.limited(config, state)
 
 
 def main(argv=None) -> int:

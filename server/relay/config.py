@@ -48,6 +48,7 @@ class RelayConfig:
     keep_alive: float = field(default_factory=lambda: _env("KEEP_ALIVE", 5.0, float))
     max_connections: int = field(default_factory=lambda: _env("MAX_CONNECTIONS", 2048, int))
     max_inflight: int = field(default_factory=lambda: _env("MAX_INFLIGHT", 1024, int))
+    max_inflight_per_ip: int = field(default_factory=lambda: _env("MAX_INFLIGHT_PER_IP", 128, int))
     # Before authentication, per client IP: every /v1 request, and failed authentications.
     ip_rate: float = field(default_factory=lambda: _env("IP_RATE", 1000.0, float))
     ip_burst: int = field(default_factory=lambda: _env("IP_BURST", 2000, int))

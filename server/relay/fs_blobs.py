@@ -115,6 +115,7 @@ class FileUploadSession:
 
     def _direct_fd(self) -> int | None:
         if self._direct is None:
+            self._file  # noqa: B018 - creates the file, which open_direct only opens
             fd = open_direct(self.path)
             self._direct = -1 if fd is None else fd
         return self._direct if self._direct >= 0 else None

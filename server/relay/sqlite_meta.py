@@ -160,11 +160,13 @@ class SqliteMetadata:
                 ).fetchone()[0]
                 if used + size > limits.quota_bytes:
                     return {"refused": "quota_exceeded", "used": used, "quota": limits.quota_bytes}
-                total = db.execute(
-                    "SELECT (SELECT COALESCE(SUM(size), 0) FROM blobs) + (SELECT COALESCE(SUM(size), 0) FROM uploads)"
-                ).fetchone()[0]
-                if limits.total_bytes and total + size > limits.total_bytes:
-                    return {"refused": "relay_full"}
+                if limits.total_bytes:  # a scan of the blob table: only when a ceiling is set
+                    total = db.execute(
+                        "SELECT (SELECT COALESCE(SUM(size), 0) FROM blobs)"
+                        " + (SELECT COALESCE(SUM(size), 0) FROM uploads)"
+                    ).fetchone()[0]
+                    if total + size > limits.total_bytes:
+                        return {"refused": "relay_full"}
                 if size and not _disk_has_room(self._path.parent, size + limits.disk_reserve_bytes):
                     return {"refused": "relay_full"}
             db.execute(

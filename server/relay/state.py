@@ -39,6 +39,7 @@ class RelayState:
     # Guards `downloads` and GC's decision to delete; never held across disk I/O (taken on the loop).
     lease_lock: threading.Lock = field(default_factory=threading.Lock)
     inflight: int = 0  # /v1 requests being handled
+    inflight_by_ip: Counter = field(default_factory=Counter)
 
     def __post_init__(self):
         cfg = self.config

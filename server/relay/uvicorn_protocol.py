@@ -38,8 +38,14 @@ class RelayHttpProtocol(HttpToolsProtocol):
     header_timeout = 10.0
     max_connections = 2048
 
+    ip_fail_limiter = None  # ratelimit.RateLimiter of failed authentications per client IP, if any
+
     @classmethod
-    def limited(cls, config) -> type[RelayHttpProtocol]:
+    def limited(cls, config, state=None) -> type[RelayHttpProtocol]:
+        """The protocol with `config`'s limits; with the relay's `state`, a client IP whose failed
+        authentications are over their rate is turned away as it connects (unless behind a proxy,
+        where the connecting IP is the proxy's)."""
+        throttle = state.ip_fail_limiter if state is not None and not config.forwarded_allow_ips else None
         return type(
             "RelayHttpProtocol",
             (cls,),
@@ -48,6 +54,7 @@ class RelayHttpProtocol(HttpToolsProtocol):
                 "max_headers": config.max_headers,
                 "header_timeout": config.header_timeout,
                 "max_connections": config.max_connections,
+                "ip_fail_limiter": throttle,
             },
         )
 
@@ -60,6 +67,11 @@ class RelayHttpProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         if len(self.connections) > self.max_connections:
             self._refuse(E.RelayBusy, "the relay has as many connections open as it allows; retry shortly")
+            return
+        wait = self.ip_fail_limiter.peek(self.client[0]) if self.ip_fail_limiter and self.client else 0
+        if wait:  # the cheapest refusal: no request parsed, no task started
+            self._refuse(E.RateLimited, f"too many failed authentications from {self.client[0]}; retry in "
+                         f"{wait:.0f}s", retry_after=max(1, round(wait)))
             return
         self._arm_head_timer()
 
@@ -107,11 +119,13 @@ class RelayHttpProtocol(HttpToolsProtocol):
         kind, message = self._refusal or (E.BadRequest, "the request is not well-formed HTTP/1.1")
         self._refuse(kind, message)
 
-    def _refuse(self, kind: type[E.RelayRefused], message: str) -> None:
+    def _refuse(self, kind: type[E.RelayRefused], message: str, retry_after: int | None = None) -> None:
         body = error_bytes(kind, message)
         head = (
             f"HTTP/1.1 {kind.status} {http.HTTPStatus(kind.status).phrase}\r\ncontent-type: application/json\r\n"
-            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n"
+            + (f"retry-after: {retry_after}\r\n" if retry_after else "")
+            + "\r\n"
         )
         if not self.transport.is_closing():
             self.transport.write(head.encode() + body)
