@@ -12,6 +12,7 @@ import sys
 COMMANDS = {
     "devnet": ("server.devnet", "run the local Stacks chain (simnet behind the node/API endpoints)"),
     "relay": ("server.relay.cli", "run the relay server (encrypted blobs, job documents, progress)"),
+    "provider": ("server.provider.cli", "run a provider agent (render jobs for STX) and manage its registration"),
     "demo": ("server.demo", "run the main job locally: chain, relay, requester and provider on this machine"),
 }
 

@@ -5,8 +5,10 @@ make (nothing else may move), signed, broadcast, awaited and decoded; an (err uN
 exception of addon.farm.contract_errors. Read-only results come back as plain dataclasses.
 """
 
+import hashlib
 from dataclasses import dataclass, fields, replace
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from addon.stacks import clarity as c
 from addon.stacks import keys
@@ -16,6 +18,9 @@ from addon.stacks.postconditions import stx_post_condition
 from addon.stacks.transactions import make_contract_call
 
 from .contract_errors import ContractError, error_for
+
+if TYPE_CHECKING:
+    from .tx_journal import TxJournal
 
 CONTRACT_NAME = "render-farm"
 DEFAULT_FEE = 10_000  # micro-STX; used when the caller gives none and the node has no estimate
@@ -175,7 +180,10 @@ class CreatedBatch:
 class RenderFarm:
     """The render-farm contract at `contract_id`, through a StacksClient."""
 
-    def __init__(self, client: StacksClient, contract_id: str, fee: int | None = None, timeout: float = 120.0):
+    def __init__(self, client: StacksClient, contract_id: str, fee: int | None = None, timeout: float = 120.0,
+                 journal: "TxJournal | None" = None):
+        """`journal`: record every write before it is broadcast (addon.farm.tx_journal), so a restart
+        neither forgets nor double-sends one; without it, nonces come from the node alone."""
         address, name = keys.parse_principal(contract_id)
         if not name:
             raise StacksError(f"'{contract_id}' is not a contract id (ADDRESS.{CONTRACT_NAME})")
@@ -184,6 +192,7 @@ class RenderFarm:
         self.contract_address, self.contract_name = address, name
         self.fee = fee
         self.timeout = timeout
+        self.journal = journal
 
     # ---- transactions -------------------------------------------------------------------------------
 
@@ -201,30 +210,40 @@ class RenderFarm:
         if receives:
             post_conditions.append(stx_post_condition(self.contract_id, "lte", receives))
         sender = self._address(private_key)
-        nonce = self.client.get_nonce(sender)
 
-        def build(fee: int):
+        def build(nonce: int, fee: int):
             return make_contract_call(self.contract_address, self.contract_name, function, args,
                                       private_key=private_key, nonce=nonce, fee=fee,
                                       network=self.client.network, post_conditions=post_conditions)
 
+        nonce = self.client.get_nonce(sender)
         fee = self.fee
         if fee is None:
             try:
-                fee = self.client.estimate_fee(build(DEFAULT_FEE))
+                fee = self.client.estimate_fee(build(nonce, DEFAULT_FEE))
             except StacksError:
                 fee = DEFAULT_FEE
-        result = self._await(self.client.broadcast(build(fee)))
+        if self.journal is None:
+            txid = self.client.broadcast(build(nonce, fee))
+        else:  # recorded before it is sent; the same call while it is pending reuses it
+            key = f"{function}:" + hashlib.sha256(b"".join(c.serialize(arg) for arg in args)).hexdigest()
+            txid = self.journal.send(self.client, sender, function, lambda n: build(n, fee), key=key)
+        result = self._await(txid)
         return result.result.value if isinstance(result.result, c.Ok) else result.result
 
     def _await(self, txid: str) -> TxResult:
         try:
-            return self.client.wait_for_tx(txid, timeout=self.timeout)
+            result = self.client.wait_for_tx(txid, timeout=self.timeout)
         except TransactionFailed as failure:
+            if self.journal is not None:
+                self.journal.settle_from_node(txid, failure.status, str(failure))
             # A refused call may also trip a post-condition (nothing moved): the contract's code explains more.
             if isinstance(failure.result, c.Err) and isinstance(failure.result.value, c.UInt):
                 raise error_for(failure.result.value.value, txid) from None
             raise
+        if self.journal is not None:
+            self.journal.settle(txid, "success")
+        return result
 
     # providers
 
@@ -389,19 +408,19 @@ class RenderFarm:
             raise error_for(value.value.value)
         return c.to_python(value.value)
 
-    def _paged(self, count_fn: str, ids_fn: str, address: str) -> list[int]:
+    def _paged(self, count_fn: str, ids_fn: str, address: str, start: int = 0) -> list[int]:
         count = c.to_python(self._read(count_fn, c.principal(address)))
         ids: list[int] = []
-        while len(ids) < count:
-            page = c.to_python(self._read(ids_fn, c.principal(address), c.UInt(len(ids))))
+        while start + len(ids) < count:
+            page = c.to_python(self._read(ids_fn, c.principal(address), c.UInt(start + len(ids))))
             if not page:
                 break
             ids.extend(page)
         return ids
 
-    def get_provider_job_ids(self, address: str) -> list[int]:
-        """Every job ever assigned to `address`, oldest first."""
-        return self._paged("get-provider-job-count", "get-provider-job-ids", address)
+    def get_provider_job_ids(self, address: str, start: int = 0) -> list[int]:
+        """Every job ever assigned to `address`, oldest first (from the `start`-th: a watcher reads only new ones)."""
+        return self._paged("get-provider-job-count", "get-provider-job-ids", address, start)
 
     def get_requester_job_ids(self, address: str) -> list[int]:
         """Every job `address` created, oldest first."""

@@ -99,6 +99,10 @@ class ProviderFlow(Party):
                                      "before rendering")
         return FetchedScene(job_id, root, resolve_in(root, manifest.main_blend), manifest)
 
+    def read_scene_manifest(self, job_id: int) -> SceneManifest:
+        """The job's scene manifest alone (no file fetched): what the agent judges before taking a job."""
+        return self._scene_manifest(self.job(job_id))
+
     # ---- results ------------------------------------------------------------------------------------
 
     def _scene_manifest(self, job: Job) -> SceneManifest:
