@@ -3,6 +3,9 @@
   agent     from the job seen on chain (the agent's `job_seen`) to `submit-result` mined: manifest,
             scene fetch and hash checks, start-job, one sandboxed Blender for the chunk, each frame
             encrypted and uploaded as it finishes (overlapping the render), result manifest, submit
+  machinery CPU seconds of the agent process, the relay and the chain in the same window, over the
+            plain render's CPU seconds: what the farm's own work takes from the render (steadier than
+            wall time on a shared machine)
   baseline  one unsandboxed `python -c` with bpy that opens the same .blend and renders the same
             frames to PNG, start-up and scene load included
 
@@ -14,6 +17,8 @@ Shared machines are noisy: compare the ratio of one run. Run: `python -m bench p
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -47,21 +52,40 @@ for frame in range(first, last + 1):
 """
 
 
-def plain_render(blend: Path, out: Path, frames: int) -> float:
-    started = time.monotonic()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds a running process (the relay, the chain) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def plain_render(blend: Path, out: Path, frames: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one plain bpy process rendering the frames."""
+    started, cpu = time.monotonic(), _children_cpu()
     subprocess.run([sys.executable, "-c", _PLAIN, str(blend), str(out), "1", str(frames)], cwd=ROOT, check=True,
                    capture_output=True, timeout=3600)
-    return time.monotonic() - started
+    return time.monotonic() - started, _children_cpu() - cpu
 
 
-def agent_render(work: Path, blend: Path, frames: int) -> tuple[float, dict[str, float]]:
+def agent_render(work: Path, blend: Path, frames: int) -> tuple[float, float, dict[str, float]]:
+    """(wall, CPU seconds of the agent process, relay and chain) from job seen to submit-result mined."""
     from addon.farm.contract import RenderFarm
     from addon.farm.requester import Requester
     from addon.stacks import keys
     from addon.stacks.api import StacksClient
     from server.devnet import Devnet
+    from server.provider.agent import AgentThread
     from server.relay.local import RelayProcess
-    from tests.provider_fixtures import AgentThread, agent_config, submit
+    from tests.provider_fixtures import agent_config, submit
 
     class Account:
         def __init__(self, key):
@@ -78,12 +102,18 @@ def agent_render(work: Path, blend: Path, frames: int) -> tuple[float, dict[str,
                 Requester(farm, relay.url, requester_account.private_key) as requester:
             run.wait_for("ready", timeout=120)
             job_id = submit(requester, provider, blend, (1, frames))
+            run.wait_for("job_seen", job_id=job_id, timeout=120)
+            pids = (relay.proc.pid, devnet._process.pid)
+            # The sandboxed Blender's CPU does not reach RUSAGE_CHILDREN reliably (bwrap's pid namespace),
+            # so this counts the farm's machinery only: agent process, relay and chain.
+            cpu = _self_cpu() + sum(map(_process_cpu, pids))
             run.wait_for("result_submitted", job_id=job_id, timeout=3600)
+            cpu = _self_cpu() + sum(map(_process_cpu, pids)) - cpu
         stamps = {}
         for event, _message, fields, at in run.events:
             if fields.get("job_id") == job_id and event not in stamps:
                 stamps[event] = at
-        return stamps["result_submitted"] - stamps["job_seen"], stamps
+        return stamps["result_submitted"] - stamps["job_seen"], cpu, stamps
 
 
 def main(argv: list[str]) -> int:
@@ -100,14 +130,18 @@ def main(argv: list[str]) -> int:
         subprocess.run([sys.executable, "-c", _SCENE, str(blend), str(width), str(height), str(args.samples)],
                        cwd=ROOT, check=True, capture_output=True, timeout=600)
         (work / "plain").mkdir()
-        baseline = plain_render(blend, work / "plain", args.frames)
-        agent, stamps = agent_render(work, blend, args.frames)
-        baseline_again = plain_render(blend, work / "plain", args.frames)  # noise check: before and after
+        baseline, baseline_cpu = plain_render(blend, work / "plain", args.frames)
+        agent, agent_cpu, stamps = agent_render(work, blend, args.frames)
+        baseline_again, baseline_cpu_again = plain_render(blend, work / "plain", args.frames)  # noise: before+after
     base = min(baseline, baseline_again)
+    base_cpu = min(baseline_cpu, baseline_cpu_again)
     first = stamps["frame_uploaded"] - stamps["job_seen"]
     print(f"frames {args.frames} at {width}x{height}, {args.samples} samples")
-    print(f"plain bpy, one process      {baseline:7.2f} s / {baseline_again:7.2f} s (before / after)")
-    print(f"agent, seen → submit mined  {agent:7.2f} s  (first frame uploaded after {first:.2f} s)")
-    print(f"ratio agent / plain         {agent / base:7.3f}   (to the faster baseline; goal ≤ 1.10)")
-    print(f"ratio agent / plain mean    {agent / ((baseline + baseline_again) / 2):7.3f}")
+    print(f"plain bpy, one process      {baseline:7.2f} s / {baseline_again:7.2f} s wall (before / after), "
+          f"{baseline_cpu:.1f} / {baseline_cpu_again:.1f} s CPU")
+    print(f"agent, seen → submit mined  {agent:7.2f} s wall; first frame uploaded after {first:.2f} s")
+    print(f"farm machinery CPU          {agent_cpu:7.2f} s (agent process + relay + chain, Blender excluded)")
+    print(f"ratio agent / plain         {agent / base:7.3f}   wall, to the faster baseline (goal ≤ 1.10)")
+    print(f"ratio agent / plain mean    {agent / ((baseline + baseline_again) / 2):7.3f}   wall")
+    print(f"machinery CPU / plain CPU   {agent_cpu / base_cpu:7.3f}   (what the farm took from the render's cores)")
     return 0

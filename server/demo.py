@@ -1,11 +1,12 @@
 """The main job on the embedded default: a local chain, a relay, a requester and a provider on this machine.
 
 Everything is real: render-farm.clar on the local chain (simnet), the relay on loopback, Blender (the
-bpy wheel) rendering each frame in its own sandboxed process. The flow is the farm's fair exchange:
+bpy wheel) rendering the chunk in one sandboxed process. The flow is the farm's fair exchange:
 
   requester  encrypts + uploads the scene, escrows the reward with create-job (manifest hash on chain)
-  provider   starts the job, decrypts the scene, renders, uploads frames encrypted under keys that need
-             its secret r, previews the requester can open now, submits (result hash, sha256(r))
+  provider   (an agent, as a GPU owner runs it) sees the job on chain, decrypts and checks the scene,
+             starts the job, renders the chunk, uploads frames encrypted under keys that need its
+             secret r and previews the requester can open now, submits (result hash, sha256(r))
   requester  opens the previews and approves
   provider   claims: reveals r on chain, the reward moves to its earnings, it withdraws
   requester  reads r from the chain, derives the frame keys, downloads and decrypts the frames to disk
@@ -15,8 +16,6 @@ import argparse
 import shutil
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -61,19 +60,6 @@ def _sample_scene(work: Path) -> Path:
     return scene
 
 
-@dataclass
-class Party:
-    name: str
-    address: str
-    private_key: str
-
-    @property
-    def public_key(self) -> bytes:
-        from addon.stacks import keys
-
-        return keys.public_key_from_private_key(self.private_key)
-
-
 def _start_chain(work: Path, fresh: bool):
     """The chain and the relay data live side by side in `work` and must match: keep or renew both."""
     from server.devnet import Devnet, DevnetError
@@ -108,14 +94,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 class Demo:
-    """Narrates one job: the requester's flow (addon.farm.requester) and the provider's
-    (server.provider.flow) on one machine, each with its own wallet."""
+    """Narrates one job: the requester's flow (addon.farm.requester) and a provider agent
+    (server.provider.agent, the daemon a GPU owner runs) on one machine, each with its own wallet."""
 
     def __init__(self, devnet, relay_url: str, work: Path, scene: Path, frames: range):
         from addon.farm.contract import RenderFarm
         from addon.farm.requester import Requester
         from addon.stacks.api import StacksClient
-        from server.provider.flow import ProviderFlow
+        from server.provider.agent import AgentConfig, AgentThread
 
         accounts = {a["name"]: a for a in devnet.accounts()}
         self.requester_key = accounts["wallet_1"]["private_key"]
@@ -125,25 +111,40 @@ class Demo:
                                f"{accounts['deployer']['address']}.render-farm")
         self.work, self.scene, self.frames = work, scene, frames
         self.requester = Requester(self.farm, relay_url, self.requester_key, on_event=_narrate)
-        self.provider = ProviderFlow(self.farm, relay_url, self.provider_key, work / "provider", on_event=_narrate)
+        config = AgentConfig(node_url=devnet.url, contract_id=self.farm.contract_id, data_dir=work / "provider",
+                             relays=(relay_url,), gpu_count=2, price_per_unit=1_000, bond=10 * STX,
+                             withdraw_above=1)  # withdraw each reward as soon as it is claimed
+        self.agent = AgentThread(config, self.provider_key, on_event=self._agent_said)
+        self.bar: Progress | None = None
         self.facts: list[tuple[str, str]] = []
+
+    def _agent_said(self, event: str, message: str, fields: dict) -> None:
+        """The agent's events, narrated (its uploads drive the progress bar)."""
+        if event == "frame_uploaded" and self.bar is not None:
+            self.bar.update(self.bar.task_ids[0], completed=fields["done"])
+        elif event in ("registering", "job_started", "result_submitted", "claimed", "withdrawn", "job_declined",
+                       "job_failed", "node_unreachable", "relay_unreachable"):
+            _step(f"provider agent: {message}")
 
     def run(self) -> int:
         from addon.farm.errors import FarmError
 
         try:
-            self.register_provider()
-            job_id = self.submit()
-            r = self.render_and_submit(job_id)
-            self.review(job_id)
-            self.claim(job_id, r)
+            known = self.farm.get_provider(self.provider_address)
+            if known and known.registered:
+                _step(f"provider is registered already (reputation {known.reputation})")
+            with self.agent:
+                self.agent.wait_for("ready", timeout=120)
+                job_id = self.submit()
+                self.render_and_submit(job_id)
+                self.review(job_id)
+                self.claim(job_id)
             written = self.download(job_id)
         except FarmError as error:
             console.print(f"[bold red]demo stopped:[/] {error}")
             return 1
         finally:
             self.requester.close()
-            self.provider.close()
         table = Table(title="Render farm demo: one job through the farm")
         table.add_column("what")
         table.add_column("result")
@@ -152,17 +153,6 @@ class Demo:
         console.print(table)
         console.print(f"[bold green]{len(written)} frames on disk in {written[0].parent}[/]")
         return 0
-
-    # ---- the provider joins ----------------------------------------------------------------------
-
-    def register_provider(self) -> None:
-        known = self.farm.get_provider(self.provider_address)
-        if known and known.registered:
-            _step(f"provider is registered already (reputation {known.reputation})")
-            return
-        _step("provider registers: 2 GPUs, 1000 µSTX per complexity unit, 10 STX bond")
-        self.farm.register_provider(self.provider_key, gpu_count=2, gpu_memory=8192, benchmark_score=100,
-                                    price_per_unit=1_000, bond=10 * STX)
 
     # ---- the requester submits --------------------------------------------------------------------
 
@@ -187,30 +177,19 @@ class Demo:
 
     # ---- the provider renders ---------------------------------------------------------------------
 
-    def render_and_submit(self, job_id: int) -> bytes:
-        from addon.farm import exchange
-        from server.provider.render import render_frame
-
-        self.provider.start(job_id)
-        scene = self.provider.fetch_scene(job_id)
-        r = exchange.new_reveal_secret()
-        frames = scene.manifest.frames.frames()
-        published = []
-        out = self.work / "provider" / f"job-{job_id}" / "frames"
-        columns = (TextColumn("[cyan]rendering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    def render_and_submit(self, job_id: int) -> None:
+        """The agent sees the job on chain, fetches and checks the scene, renders the chunk in one sandboxed
+        Blender, uploads each frame as it finishes and submits; the demo only watches."""
+        columns = (TextColumn("[cyan]rendering + uploading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as bar:
-            task = bar.add_task("render", total=len(frames))
-            started = time.monotonic()
-            for done, frame in enumerate(frames, 1):
-                rendered = render_frame(scene.blend, frame, out)
-                published.append(self.provider.publish_frame(job_id, rendered, r))
-                eta = (time.monotonic() - started) / done * (len(frames) - done)
-                self.provider.post_progress(job_id, done, len(frames), eta_seconds=eta)
-                bar.advance(task)
-        _step("provider submits the result hash and sha256(r) on chain")
-        self.provider.finish(job_id, published, r)
-        self.facts.append(("render", f"{len(published)} frames by Blender, each uploaded as it finished"))
-        return r
+            bar.add_task("render", total=len(self.frames))
+            self.bar = bar
+            try:
+                self.agent.wait_for("result_submitted", job_id=job_id, timeout=3600)
+            finally:
+                self.bar = None
+        self.facts.append(("render", f"{len(self.frames)} frames by one sandboxed Blender process, each uploaded "
+                                     "as it finished"))
 
     # ---- the requester reviews --------------------------------------------------------------------
 
@@ -226,14 +205,12 @@ class Demo:
 
     # ---- the provider is paid ---------------------------------------------------------------------
 
-    def claim(self, job_id: int, r: bytes) -> None:
-        _step("provider claims: reveals r on chain, the reward moves to its earnings")
-        self.provider.claim(job_id, r)
-        earned = self.farm.get_earnings(self.provider_address)
-        self.farm.withdraw(self.provider_key, earned)
+    def claim(self, job_id: int) -> None:
+        claimed = self.agent.wait_for("claimed", job_id=job_id, timeout=120)
+        self.agent.wait_for("withdrawn", timeout=120)
         provider = self.farm.get_provider(self.provider_address)
-        self.facts.append(("payment", f"{earned / STX:g} STX to the provider for job {job_id} (withdrawn); "
-                                      f"reputation {provider.reputation}, success rate "
+        self.facts.append(("payment", f"{claimed[2]['reward'] / STX:g} STX to the provider for job {job_id} "
+                                      f"(withdrawn); reputation {provider.reputation}, success rate "
                                       f"{self.farm.get_success_rate(self.provider_address)} %"))
 
     # ---- the requester gets the frames ------------------------------------------------------------

@@ -121,6 +121,9 @@ def add_image(d, at):
     quad("Wood", mat, at)
     unused = bpy.data.images.load(f"{d}/tex/fake_user.png")  # only a fake user: the render never reads it
     unused.use_fake_user = True
+    write_png(f"{d}/tex/asset.png", (1, 0, 1))
+    asset, _ = emission_material("Asset", bpy.data.images.load(f"{d}/tex/asset.png"))  # a material no object uses
+    asset.use_fake_user = True
     return [f"{d}/tex/wood.png"]
 
 

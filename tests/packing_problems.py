@@ -14,7 +14,15 @@ import bpy
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from packing_corpus import emission_material, new_scene, quad, save, simulation_modifier, write_png  # noqa: E402
+from packing_corpus import (  # noqa: E402
+    add_bake,
+    emission_material,
+    new_scene,
+    quad,
+    save,
+    simulation_modifier,
+    write_png,
+)
 
 from addon.blender.pack import plan  # noqa: E402
 
@@ -151,6 +159,17 @@ def case_fifo(d):
     os.makedirs(f"{d}/tex")
     os.mkfifo(f"{d}/tex/pipe.png")
     textured(d, "//tex/pipe.png")
+
+
+def case_odd_name(d):
+    # Blender turns a backslash in its own paths into a separator, but a baked folder ships whatever it holds.
+    if not hasattr(bpy.types, "GeometryNodeSimulationOutput"):
+        return "skip"
+    save(os.path.join(d, "scene.blend"))
+    add_bake(d, (0, 0, 0))
+    folder = os.path.join(d, "bakes", "slide", os.listdir(os.path.join(d, "bakes", "slide"))[0])
+    with open(os.path.join(folder, "note\\for windows.txt"), "w") as f:  # a legal name on Linux only
+        f.write("x")
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}

@@ -14,7 +14,7 @@ from addon.farm.contract import Chunk, JobStatus
 from addon.farm.manifest import FrameRange, RenderSettings, SceneFile, SceneManifest, seal_scene_manifest
 from addon.farm.requester import ChunkPlan, Requester, SubmitRequest
 from addon.stacks import keys
-from server.provider.agent import Agent, AgentConfig
+from server.provider.agent import AgentConfig, AgentThread  # noqa: F401  (re-exported for the tests)
 
 ROOT = Path(__file__).resolve().parent.parent
 STX = 1_000_000
@@ -76,33 +76,6 @@ def agent_config(devnet, farm, data_dir: Path, **overrides) -> AgentConfig:
     base = dict(node_url=devnet.url, contract_id=farm.contract_id, data_dir=data_dir, sandbox=True,
                 min_accept_seconds=60, poll_seconds=0.2, bond=10 * STX, retry_max_seconds=2.0)
     return AgentConfig(**(base | overrides))
-
-
-class AgentThread:
-    """An Agent running in a thread of the test process; `events` collects what it reported."""
-
-    def __init__(self, config: AgentConfig, private_key: str, **kwargs):
-        self.events: list[tuple[str, str, dict, float]] = []  # (event, message, fields, time.monotonic())
-        self.agent = Agent(config, private_key, on_event=lambda *e: self.events.append((*e, time.monotonic())),
-                           **kwargs)
-        self.thread = threading.Thread(target=self.agent.run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.agent.stop()
-        self.thread.join(60)
-
-    def wait_for(self, event: str, timeout: float = 120, **fields) -> tuple:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for e in list(self.events):
-                if e[0] == event and all(e[2].get(k) == v for k, v in fields.items()):
-                    return e
-            time.sleep(0.05)
-        raise AssertionError(f"no {event} {fields} within {timeout} s; events: {[e[1] for e in self.events]}")
 
 
 def wait_status(farm, job_id: int, status: JobStatus, timeout: float = 180, run: "AgentThread | None" = None):

@@ -121,6 +121,7 @@ def test_manifest_round_trip_lists_the_main_blend(tmp_path):
     again = Package.load(str(tmp_path))
     assert again == package
     assert again.main.is_main and [f.path for f in again.dependencies] == ["tex/a.png"]
+    assert again.file_map() == {"scene.blend": tmp_path / "scene.blend", "tex/a.png": tmp_path / "tex" / "a.png"}
 
 
 def _sources(tmp_path, count=3):

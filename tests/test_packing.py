@@ -20,8 +20,10 @@ from addon.farm.package import MANIFEST_NAME, Package, package_path
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = [sys.executable, str(ROOT / "tests" / "packing_corpus.py")]
 THRESHOLD = 2 / 255
-# project -> a dependency whose absence must show in the render
-CONTROLS = {"image": "tex/wood.png", "bake": "bakes", "strip": "plates/p_0003.png"}
+# project -> (a dependency whose absence must show in the render, a packed file put in its place or None). The strip's
+# frame is replaced rather than deleted: Blender 4.5 crashes rendering a strip whose image is missing.
+CONTROLS = {"image": ("tex/wood.png", None), "bake": ("bakes", None),
+            "strip": ("plates/p_0003.png", "image/tex/wood.png")}
 
 
 def run(args, **kw):
@@ -57,11 +59,13 @@ def corpus(tmp_path_factory):
     for n in names:
         shutil.copytree(packs / n, moved / n, symlinks=False)
     # Controls: the same package without its texture, or without its simulation bake, renders differently.
-    for name, dependency in CONTROLS.items():
+    for name, (dependency, other) in CONTROLS.items():
         if name in names:
             shutil.copytree(packs / name, moved / f"{name}-broken")
             gone = moved / f"{name}-broken" / dependency
             shutil.rmtree(gone) if gone.is_dir() else gone.unlink()
+            if other:
+                shutil.copyfile(packs / other, gone)
     controls = [n for n in CONTROLS if n in names]
     src.rename(away)
     try:

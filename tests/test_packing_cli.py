@@ -190,3 +190,41 @@ def test_repack_from_the_session_reuses_the_blend_copies(projects, tmp_path):
     report = json.loads(next(x for x in result.stdout.splitlines() if x.startswith("RESULT "))[7:])
     # The first pack writes the main copy and two library copies in a child Blender; the re-pack needs none.
     assert report == {"children": [3], "same": True}
+
+
+def test_cli_main_takes_argv(capsys):
+    # Blender's registered CLI command calls addon.cli.main with its argv; --help needs no bpy.
+    from addon.cli import COMMANDS, main
+
+    assert "pack" in COMMANDS
+    with pytest.raises(SystemExit) as done:
+        main(["pack", "--help"])
+    assert done.value.code == 0 and "--frames A-B" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to run pack as another user")
+def test_an_unreadable_dependency(projects):
+    # Root reads everything, so the pack runs as "nobody" on a copy whose texture nobody may read.
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="pack-unreadable-", dir="/tmp"))
+    try:
+        shutil.copytree(projects / "corpus" / "image", base / "proj")
+        (base / "home").mkdir()
+        for p in [base, *base.rglob("*")]:
+            p.chmod(0o777 if p.is_dir() else 0o644)
+        (base / "proj" / "tex" / "wood.png").chmod(0)
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable]
+        env = {**os.environ, "HOME": str(base / "home")}
+        probe = subprocess.run([*nobody, "-c", "import addon.cli, bpy"], cwd=ROOT, capture_output=True, env=env,
+                               timeout=120)
+        if probe.returncode != 0:
+            pytest.skip("the checkout or its venv is not readable by other users here")
+        args = [*nobody, "-m", "addon", "pack", str(base / "proj" / "scene.blend"), "--out", str(base / "pkg"),
+                "--json", "--hash-cache", "none"]
+        result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+        out = json.loads(result.stdout)
+        assert result.returncode == 1 and [p["kind"] for p in out["problems"]] == ["unreadable"]
+        assert "permissions" in out["problems"][0]["message"] and not (base / "pkg").exists()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

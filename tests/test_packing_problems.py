@@ -31,6 +31,7 @@ EXPECTED = {
     "unsaved": [("unsaved", "error")],
     "not_a_file": [("not_a_file", "error")],
     "fifo": [("not_a_file", "error")],
+    "odd_name": [("odd_name", "error")],
 }
 # Words of the fix each message must name, so the artist knows what to do next.
 FIX = {"missing": "Find Missing Files", "absolute": "Make Paths Relative", "outside": "_external/",
@@ -38,7 +39,7 @@ FIX = {"missing": "Find Missing Files", "absolute": "Make Paths Relative", "outs
        "fluid_unbaked": "bake it", "movie_output": "PNG or OpenEXR", "file_output": "mute the node",
        "output_path": "//frames/frame_####", "frame_range": "end frame", "engine": "Cycles, EEVEE or Workbench",
        "feature": "Open Shading Language", "computed": "type the path", "unsaved": "save it",
-       "not_a_file": "point it at the file", "fifo": "point it at the file"}
+       "not_a_file": "point it at the file", "fifo": "point it at the file", "odd_name": "rename the file"}
 
 
 @pytest.fixture(scope="module")

@@ -116,7 +116,7 @@ def test_jobs_it_cannot_serve_are_declined(world, farm, devnet, relay, scene, re
     assert "needs Blender 3.6.0" in reasons[wrong_version]
     assert "more than --max-scene-bytes" in reasons[too_big]
     assert "leaves the package: refused" in reasons[escaping]
-    assert not (tmp_path / "agent" / "jobs" / "outside.blend").exists()
+    assert not (tmp_path / "agent" / "outside.blend").exists()
     assert farm.get_provider(provider.address).reputation == 100  # declining costs nothing
 
 
@@ -176,3 +176,29 @@ def test_a_frame_over_its_time_cap_ends_the_job_in_a_defined_state(world, farm, 
     record = S.AgentState(tmp_path / "agent", provider.private_key).job(job_id)
     assert record.phase == S.FAILED and "took longer" in record.detail
     assert farm.get_job(job_id).status == JobStatus.IN_PROGRESS  # not submitted; the deadline settles it
+
+
+def test_a_scene_with_a_file_output_is_hardened_or_declined(world, farm, devnet, relay, requester, tmp_path):
+    """The compositor File Output node of a hostile scene: switched off (and said so) by default, or the
+    job declined with the reason when the GPU owner prefers to render only what it can render faithfully."""
+    from tests.provider_scenes import build
+
+    planted = tmp_path / "outside" / "planted"
+    blend = build("file_output", tmp_path / "scene" / "hostile.blend", planted)
+    provider = world.account()
+    with AgentThread(agent_config(devnet, farm, tmp_path / "agent"), provider.private_key) as run:
+        run.wait_for("ready", timeout=60)
+        job_id = submit(requester, provider, blend, (1, 1))
+        hardened = run.wait_for("scene_hardened", job_id=job_id, timeout=120)
+        wait_status(farm, job_id, JobStatus.SUBMITTED, run=run)
+    assert any("File Output" in x for x in hardened[2]["switched_off"])
+    assert not planted.exists()
+
+    strict = agent_config(devnet, farm, tmp_path / "agent2", decline_risky_scenes=True)
+    with AgentThread(strict, provider.private_key) as run:
+        run.wait_for("ready", timeout=60)
+        job_id = submit(requester, provider, blend, (1, 1))
+        declined = run.wait_for("job_declined", job_id=job_id, timeout=120)
+        wait_status(farm, job_id, JobStatus.DECLINED, timeout=60, run=run)
+    assert "switches off for safety" in declined[2]["reason"] and "File Output" in declined[2]["reason"]
+    assert not planted.exists()

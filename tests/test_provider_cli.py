@@ -122,3 +122,15 @@ def test_live_view_lists_jobs_with_their_progress():
     console.print(_view(agent))
     text = console.export_text()
     assert "ST1PROVIDER" in text and "rendering" in text and "5/24" in text and "4/24" in text
+
+
+def test_run_refuses_to_start_without_a_sandbox(tmp_path, world, farm, devnet):
+    """No bubblewrap on PATH: `run` says what to do and exits before registering anything."""
+    account = world.account()
+    path = key_file(tmp_path / "k", account.private_key)
+    result = provider("run", "--key-file", str(path), "--node", devnet.url, "--data-dir", str(tmp_path / "data"),
+                      "--device", "CPU", "--benchmark-score", "100", "--no-progress",
+                      env={"RENDER_FARM_PASSPHRASE": PASSPHRASE, "PATH": str(tmp_path)}, timeout=120)
+    assert result.returncode == 1 and "bubblewrap (bwrap) is not installed" in result.stderr, result.stderr
+    assert "--no-sandbox" in result.stderr
+    assert farm.get_provider(account.address) is None  # never registered

@@ -90,7 +90,17 @@ def plan(*, project_root: str | None = None, frames: tuple[int, int] | None = No
     chosen = scene_frames(scene, frames)
     result = Plan(blend=blend, project_root=root, frames=chosen, main_path=package_path(blend or "untitled.blend",
                                                                                            root))
-    result.roots[blend] = result.main_path  # a library that links back to the main file (a cycle) gets the copy
+    if blend:
+        result.roots[blend] = result.main_path  # a library that links back to the main file (a cycle) gets the copy
+    trace.reach_from_scene(scene)
+    try:
+        _trace_into(result, scene, chosen, in_session)
+    finally:
+        trace.reach_everything()
+    return result
+
+
+def _trace_into(result: Plan, scene, chosen: range, in_session: bool) -> None:
     result.problems += preflight.scene_problems(scene, chosen, in_session=in_session)
     computed: list[trace.Computed] = []
     covered: set[str] = set()
@@ -117,14 +127,18 @@ def plan(*, project_root: str | None = None, frames: tuple[int, int] | None = No
         result.problems.append(Problem("computed", WARNING, None, f"{c.owner} reads a file whose path is computed by "
                                        "other nodes, so it cannot be traced and is not packed: type the path into "
                                        "the node, or make sure providers do not need it.", datablock=c.owner))
-    by_path: dict[str, str] = {result.main_path: blend}
+    by_path: dict[str, str] = {result.main_path: result.blend}
     for item in planned.values():
+        if "\\" in item.path or any(ord(ch) < 32 for ch in item.path):
+            result.problems.append(Problem("odd_name", ERROR, item.source, f"{item.source} has a backslash or a "
+                                           "control character in its name, which other systems cannot hold: "
+                                           "rename the file and point the data-block at the new name."))
         other = by_path.setdefault(item.path, item.source)
         if other != item.source:
             result.problems.append(Problem("collision", ERROR, item.source, f"{item.source} and {other} would both be "
                                            f"packed as {item.path}: rename one of them."))
         (result.libraries if item.kind == "library" else result.files).append(item)
-    return result
+    result.problems = list(dict.fromkeys(result.problems))  # one data-block can reach a path through several slots
 
 
 def _add_reference(result: Plan, ref: Reference, planned: dict[str, PlannedFile], covered: set[str]) -> None:
@@ -302,13 +316,15 @@ def _child_command(code: str, argument: str) -> list[str]:
 
 
 def _rewrite_in_child(spec: dict) -> None:
-    package = __package__.rpartition(".")[0]  # "addon", or the extension's module name inside Blender
-    # The child imports the add-on's folder as a plain package (an extension's `bl_ext.…` name exists only
-    # in the Blender that loaded it), with this process's module path so its bundled wheels are found.
-    parent, name = os.path.split(os.path.dirname(sys.modules[package].__file__))
+    # The add-on's folder ("addon" here, ".../extensions/user_default/render_farm" in Blender) is imported in the
+    # child by its folder name from its parent folder: an extension's "bl_ext.…" name only exists in a session.
+    # This process's module path is appended, so the add-on's bundled wheels (imported by its blender package)
+    # are found in a child started with --factory-startup.
+    folder = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    module = os.path.basename(folder) + ".blender.pack"
     extra = [p for p in sys.path if p]
-    code = (f"import sys, json; sys.path.insert(0, {parent!r}); sys.path += {extra!r}; import importlib; "
-            f"importlib.import_module({name + '.blender.pack'!r}).rewrite(json.loads(sys.argv[-1]))")
+    code = (f"import sys, json; sys.path.insert(0, {os.path.dirname(folder)!r}); sys.path += {extra!r}; "
+            f"import importlib; importlib.import_module({module!r}).rewrite(json.loads(sys.argv[-1]))")
     result = subprocess.run(_child_command(code, json.dumps(spec)), capture_output=True, text=True, timeout=1800)
     if result.returncode != 0:
         tail = (result.stderr or result.stdout).strip().splitlines()[-5:]

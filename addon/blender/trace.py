@@ -3,8 +3,9 @@
 Works on whatever bpy.data holds (the artist's open scene, or a file opened headless), linked
 libraries included: Blender loads what the scene links, recursively, so the linked images, fonts and
 node trees of a library linked from a library are in bpy.data with `.library` set, and their paths
-resolve against that library's folder. Data-blocks nobody uses (only a fake user, or none) are
-skipped: the render does not read them. On Blender 5.0+ `bpy.data.file_path_foreach` (Blender's own
+resolve against that library's folder. Only data-blocks the rendered scene reaches count (Blender's user
+map from the scene, transitively): a texture of an unused material, a fake-user asset or an orphan node group
+is not shipped. On Blender 5.0+ `bpy.data.file_path_foreach` (Blender's own
 list of every file path) is walked afterwards, so a path of a kind this module does not know is still
 shipped, as "other".
 """
@@ -52,8 +53,46 @@ def base_dir(id_block) -> str:
     return main_dir()
 
 
+# What the render reaches: set by `reach_from_scene()` (the trace of a scene) or None (every data-block counts:
+# rewriting a copy must reach every path, whatever the file's own scene uses).
+_reachable: set | None = None
+
+
+def reachable_from(scene) -> set:
+    """Every data-block the scene points at, transitively (Blender's user map, inverted), and the libraries
+    holding the linked ones. A fake user, an unused material or a node group nobody instances is not in it."""
+    uses: dict = {}
+    for id_block, users in bpy.data.user_map().items():
+        for user in users:
+            uses.setdefault(user, set()).add(id_block)
+    seen, todo = set(), [scene]
+    while todo:
+        item = todo.pop()
+        if item not in seen:
+            seen.add(item)
+            todo.extend(uses.get(item, ()))
+    for item in list(seen):
+        library = getattr(item, "library", None)
+        while library is not None and library not in seen:
+            seen.add(library)
+            library = library.parent
+    return seen
+
+
+def reach_from_scene(scene) -> None:
+    global _reachable
+    _reachable = reachable_from(scene)
+
+
+def reach_everything() -> None:
+    global _reachable
+    _reachable = None
+
+
 def used(id_block) -> bool:
-    return id_block.users > (1 if id_block.use_fake_user else 0)
+    if _reachable is not None:
+        return id_block in _reachable
+    return True
 
 
 def describe(id_block, extra: str = "") -> str:
@@ -86,12 +125,13 @@ def _slot(kind, id_block, raw, *, owner=None, pattern="file", frames=(), tiles=(
 def node_trees() -> Iterator[tuple[object, object]]:
     """(node tree, the ID that owns it) for every tree: node groups and the trees embedded in IDs."""
     for tree in bpy.data.node_groups:
-        yield tree, tree
+        if used(tree):
+            yield tree, tree
     for collection in (bpy.data.materials, bpy.data.worlds, bpy.data.lights, bpy.data.textures, bpy.data.scenes,
                        bpy.data.linestyles):
         for owner in collection:
             tree = getattr(owner, "node_tree", None)
-            if tree is not None:
+            if tree is not None and used(owner):
                 yield tree, owner
 
 
@@ -124,6 +164,8 @@ def iter_slots(frames: range, computed: list[Computed] | None = None) -> Iterato
     """Every file path of the loaded data, in a stable order. Computed paths are appended to `computed`."""
     computed = computed if computed is not None else []
     for lib in bpy.data.libraries:
+        if not used(lib):
+            continue
         yield _slot("library", lib, lib.filepath, base=main_dir(), packed=lib.packed_file is not None,
                     setter=_plain_setter(lib, "filepath"), owner=f"Library '{lib.name}'")
     yield from _images(frames)
@@ -268,6 +310,8 @@ def sequencer_strips(scene) -> list:
 
 def _sequencer_slots(frames: range) -> Iterator[Slot]:
     for scene in bpy.data.scenes:
+        if not used(scene):
+            continue
         for strip in sequencer_strips(scene):
             owner = describe(scene, f"strip '{strip.name}'")
             if strip.type == "MOVIE":

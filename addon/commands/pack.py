@@ -32,9 +32,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # JSON goes to the real stdout; everything Blender prints goes to stderr.
-    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    # JSON goes to the real stdout; everything Blender prints meanwhile goes to stderr.
+    sys.stdout.flush()
+    saved = os.dup(1)
     os.dup2(2, 1)
+    out = os.fdopen(os.dup(saved), "w", encoding="utf-8")
+    try:
+        return _run(args, out)
+    finally:
+        out.close()
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _run(args: argparse.Namespace, out) -> int:
     blend = os.path.abspath(args.blend)
     try:
         frames = parse_frames(args.frames) if args.frames else None

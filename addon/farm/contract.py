@@ -408,19 +408,19 @@ class RenderFarm:
             raise error_for(value.value.value)
         return c.to_python(value.value)
 
-    def _paged(self, count_fn: str, ids_fn: str, address: str) -> list[int]:
+    def _paged(self, count_fn: str, ids_fn: str, address: str, start: int = 0) -> list[int]:
         count = c.to_python(self._read(count_fn, c.principal(address)))
         ids: list[int] = []
-        while len(ids) < count:
-            page = c.to_python(self._read(ids_fn, c.principal(address), c.UInt(len(ids))))
+        while start + len(ids) < count:
+            page = c.to_python(self._read(ids_fn, c.principal(address), c.UInt(start + len(ids))))
             if not page:
                 break
             ids.extend(page)
         return ids
 
-    def get_provider_job_ids(self, address: str) -> list[int]:
-        """Every job ever assigned to `address`, oldest first."""
-        return self._paged("get-provider-job-count", "get-provider-job-ids", address)
+    def get_provider_job_ids(self, address: str, start: int = 0) -> list[int]:
+        """Every job ever assigned to `address`, oldest first (from the `start`-th: a watcher reads only new ones)."""
+        return self._paged("get-provider-job-count", "get-provider-job-ids", address, start)
 
     def get_requester_job_ids(self, address: str) -> list[int]:
         """Every job `address` created, oldest first."""

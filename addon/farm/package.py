@@ -14,6 +14,7 @@ import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 # Kinds a packed file can have ("blend" is the main .blend copy; it is not listed under `files` in
 # the `pack --json` output but is part of the package the upload sends).
@@ -191,6 +192,10 @@ class Package:
 
     def absolute(self, entry: PackageFile) -> str:
         return os.path.join(self.root, *entry.path.split("/"))
+
+    def file_map(self) -> dict[str, Path]:
+        """Package path -> file on disk for every file, the main .blend included (what the upload sends)."""
+        return {f.path: Path(self.absolute(f)) for f in self.files}
 
     def to_json(self) -> dict:
         return {"root": self.root, "blend": self.blend, "blender_version": self.blender_version,

@@ -19,7 +19,6 @@ unreachable is retried with backoff and a log line that says what is being retri
 
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +39,7 @@ from addon.stacks.errors import NetworkError, TransactionTimeout
 
 from . import state as S
 from .flow import ProviderFlow
+from .sandbox import SandboxUnavailable
 
 log = logging.getLogger("provider.agent")
 STX = 1_000_000
@@ -90,6 +90,7 @@ class AgentConfig:
     min_accept_seconds: int = 60  # chain seconds left before accept-by needed to take a job
     blender: dict[str, str] = field(default_factory=dict)  # "4.2" → python of a venv with that bpy
     sandbox: bool = True
+    decline_risky_scenes: bool = False  # decline scenes needing what the renderer switches off (else render without)
     hide: tuple[Path, ...] = ()  # never visible inside the sandbox (the key file); the state DB is added
     frame_time_cap: float = 600.0
     memory_cap: int = 8 << 30
@@ -138,6 +139,8 @@ class Agent:
         self._workers: dict[int, threading.Thread] = {}
         self._flows: dict[str, ProviderFlow] = {}
         self._lock = threading.Lock()
+        self._job_ids: list[int] = []  # every job ever assigned to this provider, oldest first
+        self._last_error: dict[int, str] = {}
 
     # ---- events and logs --------------------------------------------------------------------------
 
@@ -156,10 +159,15 @@ class Agent:
         return self._stop.is_set()
 
     def run(self, *, until: Callable[[], bool] | None = None) -> None:
-        """Run until stop() (or `until()` is true); then switch availability off."""
-        self.retrying("re-check pending transactions", self.recover_transactions)
-        self.retrying("register", self.ensure_registered)
+        """Run until stop() (or `until()` is true); then switch availability off. Raises
+        SandboxUnavailable at once, before registering, if the sandbox cannot run on this machine."""
+        if self.config.sandbox:
+            from server.provider import sandbox
+
+            sandbox.bwrap()  # checked before the provider says it is available
         try:
+            self.retrying("re-check pending transactions", self.recover_transactions)
+            self.retrying("register", self.ensure_registered)
             while not self.stopping and not (until and until()):
                 try:
                     self.poll()
@@ -173,6 +181,8 @@ class Agent:
                 # process would otherwise take CPU from the render); claims can wait a second or two.
                 busy = self._busy() >= self.config.gpu_count
                 self._stop.wait(self.config.busy_poll_seconds if busy else self.config.poll_seconds)
+        except Stopped:
+            pass  # asked to stop while the node or relay was unreachable
         finally:
             self._stop.set()
             for worker in list(self._workers.values()):
@@ -241,7 +251,8 @@ class Agent:
 
     def poll(self) -> None:
         """One look at the chain: start workers for new jobs, claim what can be claimed."""
-        for job_id in self.farm.get_provider_job_ids(self.address):
+        self._job_ids += self.farm.get_provider_job_ids(self.address, start=len(self._job_ids))  # only new ones
+        for job_id in self._job_ids:
             record = self.state.job(job_id)
             if record and record.phase in (S.CLOSED, S.DECLINED, S.FAILED):
                 continue
@@ -256,7 +267,9 @@ class Agent:
             except Exception as exc:
                 if transient(exc):
                     raise
-                self.emit("job_error", f"job {job_id}: {exc}", logging.ERROR, job_id=job_id)
+                if self._last_error.get(job_id) != str(exc):  # said once, not at every poll
+                    self._last_error[job_id] = str(exc)
+                    self.emit("job_error", f"job {job_id}: {exc}", logging.ERROR, job_id=job_id)
         self.maybe_withdraw()
 
     def handle(self, job: Job) -> None:
@@ -291,6 +304,9 @@ class Agent:
             self.serve(job)
         except Stopped:
             self.emit("job_paused", f"job {job.job_id}: stopping; it carries on at the next start", job_id=job.job_id)
+        except SandboxUnavailable as exc:  # the machine's problem, not the job's: stop taking jobs
+            self.emit("sandbox_unavailable", f"stopping: {exc}", logging.ERROR, job_id=job.job_id)
+            self.stop()
         except Exception as exc:  # one job's failure must not stop the agent; the reason is kept
             self.state.set_phase(job.job_id, S.FAILED, str(exc))
             self.emit("job_failed", f"job {job.job_id} failed: {exc}", logging.ERROR, job_id=job.job_id)
@@ -318,6 +334,8 @@ class Agent:
                         size = sum(p.stat().st_size for p in scene.root.rglob("*") if p.is_file())
                         if size > self.config.max_scene_bytes:
                             reason = f"the scene is {size:,} bytes, more than --max-scene-bytes"
+                        elif self.config.decline_risky_scenes:
+                            reason = self.risky(scene)
                 except (IntegrityError, AuthorizationError) as exc:
                     reason = str(exc)
                 except FarmError as exc:
@@ -378,6 +396,16 @@ class Agent:
             return f"the scene is {declared:,} bytes, more than --max-scene-bytes {self.config.max_scene_bytes:,}"
         return None
 
+    def risky(self, scene) -> str | None:
+        """Why the scene would not render as its artist made it (features switched off for safety, files
+        outside the job), found by opening it in the sandbox; None if nothing."""
+        from server.provider import render
+
+        risks = render.inspect_scene(scene.blend, job_root=scene.root, sandbox=self.config.sandbox,
+                                     hide=self.config.hide)
+        reasons = risks.reasons()
+        return "; ".join(reasons) if reasons else None
+
     def blender_versions(self) -> dict[str, str | None]:
         """Blender version (major.minor) → python to render with (None: this process's)."""
         versions = {_minor(v): p for v, p in self.config.blender.items()}
@@ -407,7 +435,7 @@ class Agent:
         with self._lock:
             if relay_url not in self._flows:
                 relay = RelayClient(relay_url, self.private_key, retries=2)  # the agent retries for longer
-                self._flows[relay_url] = ProviderFlow(self.farm, relay, self.private_key, self.data_dir / "jobs",
+                self._flows[relay_url] = ProviderFlow(self.farm, relay, self.private_key, self.data_dir,
                                                       on_event=self._flow_event)
             return self._flows[relay_url]
 
@@ -474,13 +502,19 @@ class Agent:
             if self.stopping:
                 raise Stopped(f"job {job_id}")
 
-        out_dir = self.data_dir / "jobs" / f"job-{job_id}" / "frames"
+        def on_hardened(risks) -> None:
+            if risks.switched_off:
+                self.emit("scene_hardened", f"job {job_id}: switched off before rendering (they could run code or "
+                          f"write files): {'; '.join(risks.switched_off)}", logging.WARNING, job_id=job_id,
+                          switched_off=list(risks.switched_off))
+
+        out_dir = self.data_dir / f"job-{job_id}" / "frames"
         try:
             while True:
                 todo = [f for f in frames if f not in done]
                 try:
                     self.renderer(scene.blend, todo, out_dir, job_root=scene.root, on_frame=on_frame,
-                                  skip=tuple(done))
+                                  skip=tuple(done), on_hardened=on_hardened)
                     break
                 except RenderFailed as exc:
                     frame = exc.frame if exc.frame is not None else todo[0] if todo else None
@@ -534,6 +568,47 @@ class Agent:
         return amount
 
 
+class AgentThread:
+    """An Agent running in a thread of this process (the demo, the benchmark, the tests): `events`
+    collects what it reports as (event, message, fields, time.monotonic()); `wait_for` waits for one."""
+
+    def __init__(self, config: AgentConfig, private_key: str, *, on_event: Callable | None = None, **kwargs):
+        self.events: list[tuple[str, str, dict, float]] = []
+        self._changed = threading.Condition()
+        self._forward = on_event
+        self.agent = Agent(config, private_key, on_event=self._record, **kwargs)
+        self.thread = threading.Thread(target=self.agent.run, name="agent", daemon=True)
+
+    def _record(self, event: str, message: str, fields: dict) -> None:
+        with self._changed:
+            self.events.append((event, message, fields, time.monotonic()))
+            self._changed.notify_all()
+        if self._forward:
+            self._forward(event, message, fields)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.agent.stop()
+        self.thread.join(60)
+
+    def wait_for(self, event: str, timeout: float = 120, **fields) -> tuple:
+        """The first `event` whose fields include `fields`; AssertionError after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for e in self.events:
+                    if e[0] == event and all(e[2].get(k) == v for k, v in fields.items()):
+                        return e
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.thread.is_alive() and self.thread.ident is not None:
+                    raise AssertionError(f"no {event} {fields} within {timeout} s; the agent said: "
+                                         f"{[e[1] for e in self.events][-10:]}")
+                self._changed.wait(min(left, 0.5))
+
+
 class RenderFailed(Exception):
     """A frame could not be rendered; `final`: the renderer already retried it."""
 
@@ -551,18 +626,17 @@ def _minor(version: str) -> str:
 
 
 def default_renderer(config: AgentConfig) -> Callable:
-    """render(blend, frames, out_dir, *, job_root, on_frame, skip): the chunk in one sandboxed Blender
+    """render(blend, frames, out_dir, *, job_root, on_frame, skip, on_hardened): the chunk in one sandboxed Blender
     process (server.provider.render.render_chunk, which retries a failing frame once itself)."""
     from server.provider import render
 
     limits = render.RenderLimits(frame_seconds=config.frame_time_cap, memory_bytes=config.memory_cap)
 
-    def chunk(blend, frames, out_dir, *, job_root, on_frame, skip):
+    def chunk(blend, frames, out_dir, *, job_root, on_frame, skip, on_hardened=None):
         try:
             return render.render_chunk(blend, frames, out_dir, job_root=job_root, device=config.device,
                                        limits=limits, sandbox=config.sandbox, on_frame=on_frame, skip=skip,
-                                       hide=config.hide)
+                                       hide=config.hide, on_hardened=on_hardened)
         except render.RenderError as exc:
-            found = re.search(r"frame (\d+)", str(exc))
-            raise RenderFailed(str(exc), int(found.group(1)) if found else None, final=True) from exc
+            raise RenderFailed(str(exc), exc.frame, final=True) from exc
     return chunk

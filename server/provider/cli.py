@@ -19,6 +19,7 @@ from rich.table import Table
 
 from addon.farm import keystore
 from addon.stacks.errors import StacksError
+from server.provider.sandbox import SandboxUnavailable
 
 STX = 1_000_000
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "render-farm-provider"
@@ -93,6 +94,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="decline jobs with less of their accept window left (chain seconds, default 60)")
     p.add_argument("--blender", action="append", type=_mapping, default=[], metavar="VERSION=PYTHON",
                    help="another Blender version this agent can render with: the python of a venv with that bpy")
+    p.add_argument("--decline-risky-scenes", action="store_true",
+                   help="decline scenes that need what the renderer switches off for safety (Freestyle script "
+                        "line styles, OSL, compositor file outputs) instead of rendering them without")
     p.add_argument("--no-sandbox", action="store_true",
                    help="DEVELOPMENT ONLY: render without the OS sandbox (a hostile scene could read your files)")
     p.add_argument("--frame-time-cap", type=float, default=600, help="seconds a frame may take (default 600)")
@@ -217,6 +221,7 @@ def _config(args, private_key: str):
         price_per_unit=args.price, bond=args.bond, device=_device(args), max_scene_bytes=args.max_scene_bytes,
         max_requester_rejection_rate=args.max_requester_rejection_rate, requester_min_jobs=args.requester_min_jobs,
         min_accept_seconds=args.min_accept_seconds, blender=dict(args.blender), sandbox=not args.no_sandbox,
+        decline_risky_scenes=args.decline_risky_scenes,
         frame_time_cap=args.frame_time_cap, withdraw_above=args.withdraw_above, poll_seconds=args.poll_seconds,
         hide=(args.key_file.resolve(),))
 
@@ -399,6 +404,6 @@ def run(args: argparse.Namespace) -> int:
     except keystore.KeystoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except StacksError as exc:
+    except (StacksError, SandboxUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

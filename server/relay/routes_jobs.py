@@ -316,7 +316,8 @@ async def stream_progress(
             event = state.progress_event(job_id)
             for e in _events(await state.run(state.meta.progress_after, job_id, last)):
                 last = e.seq
-                yield f"id: {e.seq}\nevent: progress\ndata: {json.dumps(dataclasses.asdict(e))}\n\n"
+                data = json.dumps(dataclasses.asdict(e), separators=(",", ":"))
+                yield f"id: {e.seq}\nevent: progress\ndata: {data}\n\n"
             try:
                 await asyncio.wait_for(event.wait(), timeout=15)
             except TimeoutError:
