@@ -2,11 +2,13 @@
 
 A fresh background Blender opens the .blend with scripts off (addon.farm.blender_process) and renders
 one to three frames spread over the range at reduced pixels and samples (see
-addon/blender/probe_render.py), each render a full one as a provider's (sync, BVH build, sampling):
-the first frame at a quarter of the probe samples and at the probe samples, which splits its time into
-a per-sample part (which scales to the full pixels x samples) and the rest (build, textures, per-render
-overhead, paid once per frame whatever the settings); the later frames once each. Persistent data
-cannot split it more cheaply: in bpy 5.0 a persistent-data render ignores changed sample counts.
+addon/blender/probe_render.py). Cycles: the later frames once each without persistent data, as a
+provider renders them (sync, BVH build, sampling); the first frame once with persistent data, then
+twice more reusing its build at the probe size and at twice its sides: their difference is pure
+sampling, which scales to the full pixels x samples, and the first render minus its sampling is what a
+frame pays whatever the settings. The size varies, not the samples, because in bpy 5.0 a
+persistent-data render ignores a changed sample count. EEVEE: a warm-up render (shader compilation),
+then the first frame at 1 and at the probe samples, the later frames once.
 `estimate.probe_frame_seconds` scales the timings to the full settings and converts local seconds to
 reference-seconds with this machine's benchmark score.
 bpy-free.
@@ -20,9 +22,9 @@ from pathlib import Path
 from . import blender_process
 from .estimate import EstimateError, ProbeFrame, ProbeResult, SceneStats, effective_samples, validate
 
-PROBE_PIXEL_SHARE = 1 / 8    # Cycles probe pixels = this x the full frame's ...
+PROBE_PIXEL_SHARE = 1 / 16   # Cycles probe pixels = this x the full frame's (a quarter of each side) ...
 MIN_PROBE_PIXELS = 32 * 24   # ... but enough pixels that the timing is not all per-render overhead
-SAMPLE_SHARE = 1 / 2         # probe samples = this x the full (effective) samples, 1 to MAX_PROBE_SAMPLES
+SAMPLE_SHARE = 1 / 4         # probe samples = this x the full (effective) samples, 1 to MAX_PROBE_SAMPLES
 MAX_PROBE_SAMPLES = 64
 _CHILD = Path(__file__).resolve().parent.parent / "blender" / "probe_render.py"
 
@@ -36,10 +38,13 @@ def probe_frames(frames: range) -> list[int]:
 def probe_settings(stats: SceneStats) -> tuple[int, int, list[int]]:
     """(resolution %, samples, frames) of the probe for these stats.
 
-    Cycles: an eighth of the pixels and half the samples (1/16 of the sample work). EEVEE on
+    Cycles: a sixteenth of the pixels and a quarter of the samples (1/64 of the sample work). EEVEE on
     this machine class is dominated by per-sample passes, not pixels, so it keeps the full resolution.
     """
     validate(stats)
+    if stats.engine not in ("CYCLES", "BLENDER_EEVEE"):
+        raise EstimateError(f"the probe renders Cycles and EEVEE scenes; estimate this {stats.engine} scene "
+                            "without --probe")
     percentage = stats.resolution_percentage
     if stats.engine == "CYCLES":
         full = stats.resolution_x * stats.resolution_y  # at 100 %
