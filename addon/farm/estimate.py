@@ -270,7 +270,10 @@ def probe_frame_seconds(stats: SceneStats, probe: ProbeResult, costs: CostModel 
     else:  # EEVEE, probed at full resolution at 1 and `samples` samples
         if first.low_seconds is None or first.low_samples is None:
             raise EstimateError("the probe's first frame lacks its low-sample timing; run the probe again")
-        per_sample = max(0.0, first.seconds - first.low_seconds) / max(1, first.samples - first.low_samples)
+        per_sample = (first.seconds - first.low_seconds) / max(1, first.samples - first.low_samples)
+        if per_sample <= 0:  # noise hid the per-sample cost: the model's share of it in the 1-sample render
+            model_sample = costs.eevee_sample + stats.pixels * costs.eevee_sample_pixel
+            per_sample = first.low_seconds * model_sample / (costs.eevee_frame_fixed + model_sample)
         rest = max(0.0, first.low_seconds - per_sample * first.low_samples)
         scale = stats.samples / first.samples
         full = rest + per_sample * stats.samples

@@ -25,6 +25,7 @@ from .estimate import EstimateError, ProbeFrame, ProbeResult, SceneStats, effect
 PROBE_PIXEL_SHARE = 1 / 16   # Cycles probe pixels = this x the full frame's (a quarter of each side) ...
 MIN_PROBE_PIXELS = 32 * 24   # ... but enough pixels that the timing is not all per-render overhead
 SAMPLE_SHARE = 1 / 4         # probe samples = this x the full (effective) samples, 1 to MAX_PROBE_SAMPLES
+EEVEE_SAMPLE_SHARE = 1 / 2
 MAX_PROBE_SAMPLES = 64
 _CHILD = Path(__file__).resolve().parent.parent / "blender" / "probe_render.py"
 
@@ -39,7 +40,8 @@ def probe_settings(stats: SceneStats) -> tuple[int, int, list[int]]:
     """(resolution %, samples, frames) of the probe for these stats.
 
     Cycles: a sixteenth of the pixels and a quarter of the samples (1/64 of the sample work). EEVEE on
-    this machine class is dominated by per-sample passes, not pixels, so it keeps the full resolution.
+    this machine class is dominated by per-sample passes, not pixels, so it keeps the full resolution
+    and half the samples (at least 2).
     """
     validate(stats)
     if stats.engine not in ("CYCLES", "BLENDER_EEVEE"):
@@ -50,8 +52,10 @@ def probe_settings(stats: SceneStats) -> tuple[int, int, list[int]]:
         full = stats.resolution_x * stats.resolution_y  # at 100 %
         target = max(MIN_PROBE_PIXELS, stats.pixels * PROBE_PIXEL_SHARE)
         percentage = max(1, min(percentage, math.ceil(100 * math.sqrt(target / full))))
-    samples = max(2 if stats.engine != "CYCLES" else 1,
-                  min(MAX_PROBE_SAMPLES, round(effective_samples(stats) * SAMPLE_SHARE)))
+    if stats.engine == "CYCLES":
+        samples = max(1, min(MAX_PROBE_SAMPLES, round(effective_samples(stats) * SAMPLE_SHARE)))
+    else:  # EEVEE's per-sample cost is measured from 1 and these samples: keep the difference visible
+        samples = max(2, min(MAX_PROBE_SAMPLES, round(stats.samples * EEVEE_SAMPLE_SHARE)))
     return percentage, samples, probe_frames(stats.frames)
 
 
