@@ -27,8 +27,7 @@ def stats(**changes) -> e.SceneStats:
 
 
 def probe(**changes) -> e.ProbeResult:
-    first = e.ProbeFrame(1, pixels=800, samples=8, seconds=0.30, reuse_seconds=0.2, reuse_big_pixels=3200,
-                         reuse_big_seconds=0.6)
+    first = e.ProbeFrame(1, pixels=800, samples=8, seconds=0.30, low_samples=2, low_seconds=0.12)
     later = e.ProbeFrame(24, pixels=800, samples=8, seconds=0.45)
     return replace(e.ProbeResult((first, later), local_score=100, warmup_seconds=0.0, wall_seconds=3.0), **changes)
 
@@ -195,7 +194,6 @@ def test_probe_renders_the_scenes_own_frames(scenes):
     percentage, samples, frames = probe_settings(s)
     assert percentage < 100 and samples < s.samples and len(frames) == 3 and (frames[0], frames[-1]) == (1, 40)
     result = run_probe(scenes["long_animation"], s, local_score=100)
-    first = result.frames[0]
-    assert [f.frame for f in result.frames] == frames and first.reuse_big_pixels > first.pixels
+    assert [f.frame for f in result.frames] == frames and result.frames[0].low_seconds > 0
     assert all(f.seconds > 0 for f in result.frames)
     assert dataclasses.asdict(e.estimate_scene(s, probe=result))["source"] == "probe"

@@ -3,7 +3,7 @@
 Runs in a fresh background Blender on a .blend opened with scripts off (addon.farm.probe starts it).
 Compositing, the sequencer and denoising are off (compositor File Output nodes never write, and the
 probe times only the renderer), adaptive sampling off (the estimate models it), nothing is written
-to disk. Prints one `PROBE {json}` line; addon/farm/probe.py says what is rendered and why.
+to disk. Prints one `PROBE {json}` line.
 """
 
 import json
@@ -25,7 +25,7 @@ def child_main(args: list[str]) -> None:
     render = scene.render
     render.resolution_percentage = percentage
     render.use_compositing = render.use_sequencer = False
-    render.use_persistent_data = False  # every frame pays its own build, as in the truth and the model
+    render.use_persistent_data = False  # every render pays its own build, as in the truth and the model
     render.filepath = bpy.app.tempdir + "probe"
     eevee = render.engine == "BLENDER_EEVEE"
     if render.engine == "CYCLES":
@@ -38,46 +38,21 @@ def child_main(args: list[str]) -> None:
         else:
             scene.cycles.samples = n
 
-    def pixels_at(pct):
-        return int(render.resolution_x * pct / 100) * int(render.resolution_y * pct / 100)
-
-    pixels = pixels_at(percentage)
-    if eevee:
-        _probe_eevee(scene, frames, samples, pixels, set_samples)
-        return
-    # Later frames first, each once without persistent data: sync, BVH build and sampling, as a provider.
-    set_samples(samples)
-    out = []
-    for frame in frames[1:]:
-        scene.frame_set(frame)
-        out.append({"frame": frame, "pixels": pixels, "samples": samples, "seconds": _timed_render()})
-    # The first frame with persistent data: the first render builds everything, the next two reuse the
-    # build at two sizes, so their difference is pure sampling. (Persistent data honours a changed
-    # resolution; in bpy 5.0 it ignores a changed sample count, so the size is what varies.)
-    scene.frame_set(frames[0])
-    render.use_persistent_data = True
-    built = _timed_render()
-    reused = _timed_render()
-    render.resolution_percentage = 2 * percentage
-    reused_big = _timed_render()
-    first = {"frame": frames[0], "pixels": pixels, "samples": samples, "seconds": built, "reuse_seconds": reused,
-             "reuse_big_pixels": pixels_at(2 * percentage), "reuse_big_seconds": reused_big}
-    print("PROBE " + json.dumps({"frames": [first, *out], "warmup_seconds": 0.0}), flush=True)
-
-
-def _probe_eevee(scene, frames, samples, pixels, set_samples) -> None:
-    """EEVEE: a 1-sample warm-up (shader compilation), then the first frame at 1 and at `samples`."""
-    scene.frame_set(frames[0])
-    set_samples(1)
-    warmup = _timed_render()
+    pixels = int(render.resolution_x * percentage / 100) * int(render.resolution_y * percentage / 100)
+    warmup = 0.0
+    if eevee:  # shader compilation happens once per process: time it apart from the frames
+        scene.frame_set(frames[0])
+        set_samples(1)
+        warmup = _timed_render()
     out = []
     for i, frame in enumerate(frames):
         scene.frame_set(frame)
-        one = None
-        if i == 0:
-            set_samples(1)
-            one = _timed_render()
+        low = low_seconds = None
+        if i == 0:  # the first frame also at fewer samples: splits its time into per-sample and the rest
+            low = max(1, samples // 4)
+            set_samples(low)
+            low_seconds = _timed_render()
         set_samples(samples)
         out.append({"frame": frame, "pixels": pixels, "samples": samples, "seconds": _timed_render(),
-                    "low_samples": 1 if i == 0 else None, "low_seconds": one})
+                    "low_samples": low, "low_seconds": low_seconds})
     print("PROBE " + json.dumps({"frames": out, "warmup_seconds": warmup}), flush=True)

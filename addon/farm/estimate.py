@@ -199,20 +199,15 @@ def once_seconds(stats: SceneStats, costs: CostModel = DEFAULT_COSTS) -> float:
 
 @dataclass(frozen=True)
 class ProbeFrame:
-    """One probed frame: a full render (sync, build, sampling) at `pixels` and `samples` took `seconds`.
+    """One probed frame: rendered at `pixels` and `samples` in `seconds` on this machine.
 
-    The first probed frame also carries, for Cycles, two persistent-data renders that reused its build:
-    `reuse_seconds` at the same size and `reuse_big_seconds` at `reuse_big_pixels`; for EEVEE the same
-    render at `low_samples` in `low_seconds`.
+    The first probed frame also carries `low_seconds`: the same render at `low_samples`.
     """
 
     frame: int
     pixels: int
     samples: int
     seconds: float
-    reuse_seconds: float | None = None
-    reuse_big_pixels: int | None = None
-    reuse_big_seconds: float | None = None
     low_samples: int | None = None
     low_seconds: float | None = None
 
@@ -227,8 +222,7 @@ class ProbeResult:
     @property
     def render_seconds(self) -> float:
         """What the probe's renders cost on this machine (its cost against the full render)."""
-        return self.warmup_seconds + sum(f.seconds + (f.low_seconds or 0) + (f.reuse_seconds or 0)
-                                         + (f.reuse_big_seconds or 0) for f in self.frames)
+        return self.warmup_seconds + sum(f.seconds + (f.low_seconds or 0) for f in self.frames)
 
     def once_reference_seconds(self) -> float:
         """The per-chunk one-time cost the probe saw (EEVEE's shader compile), in reference-seconds."""
@@ -241,42 +235,33 @@ class ProbeResult:
 def probe_frame_seconds(stats: SceneStats, probe: ProbeResult, costs: CostModel = DEFAULT_COSTS) -> list[float]:
     """Reference-seconds of each frame, scaled from the probe's timings to the full settings.
 
-    Cycles: the first probed frame's two renders that reused its build differ only in pixels, which gives
-    the cost per sample-pixel; its full render minus that sampling is the rest (sync, BVH build, textures,
-    per-render overhead), paid once per frame whatever the settings. If timing noise hides the sample
-    cost (difference <= 0), the model's sample cost stands in. EEVEE: the first frame at 1 and at
-    `samples` samples gives the cost per sample and the per-frame rest. The full frame is the rest plus
-    the sample cost at the full pixels x (effective) samples, plus the modelled denoise. A later probed
+    The first probed frame's two timings at `low_samples` and `samples` give the cost per sample (per
+    sample-pixel for Cycles) and the rest (sync, BVH build, textures, per-render overhead; for EEVEE also
+    the per-frame passes), which is paid once per frame whatever the settings. If timing noise hides the
+    sample cost (slope <= 0), the model's sample cost stands in. The full frame is the rest plus the
+    sample cost at the full pixels x (effective) samples, plus the modelled denoise. A later probed
     frame adds its difference from the first, split between build and sampling as the feature model
     says the content changed. Frames between probed ones are interpolated linearly.
     """
     validate(stats)
-    if not probe.frames:
-        raise EstimateError("the probe rendered no frame; run it again")
+    if not probe.frames or probe.frames[0].low_seconds is None or probe.frames[0].low_samples is None:
+        raise EstimateError("the probe's first frame lacks its two timings; run the probe again")
     to_reference = probe.local_score / 100
     first = probe.frames[0]
     cycles = stats.engine == "CYCLES"
-    if cycles:
-        if first.reuse_seconds is None or first.reuse_big_seconds is None or not first.reuse_big_pixels:
-            raise EstimateError("the probe's first frame lacks its reuse timings; run the probe again")
-        per_sample_pixel = ((first.reuse_big_seconds - first.reuse_seconds)
-                            / max(1, first.reuse_big_pixels - first.pixels) / first.samples)
-        if per_sample_pixel <= 0:  # timing noise larger than the sample signal: take the model's slope
-            per_sample_pixel = sample_cost(stats, _nearest(stats, first.frame), costs) / to_reference
-        per_sample_pixel = min(per_sample_pixel, first.seconds / (first.pixels * first.samples))
-        rest = first.seconds - per_sample_pixel * first.pixels * first.samples   # sync, build, overhead
-        scale = stats.pixels * effective_samples(stats, costs) / (first.pixels * first.samples)
-        full = rest + per_sample_pixel * stats.pixels * effective_samples(stats, costs)
-    else:  # EEVEE, probed at full resolution at 1 and `samples` samples
-        if first.low_seconds is None or first.low_samples is None:
-            raise EstimateError("the probe's first frame lacks its low-sample timing; run the probe again")
-        per_sample = (first.seconds - first.low_seconds) / max(1, first.samples - first.low_samples)
-        if per_sample <= 0:  # noise hid the per-sample cost: the model's share of it in the 1-sample render
-            model_sample = costs.eevee_sample + stats.pixels * costs.eevee_sample_pixel
-            per_sample = first.low_seconds * model_sample / (costs.eevee_frame_fixed + model_sample)
-        rest = max(0.0, first.low_seconds - per_sample * first.low_samples)
-        scale = stats.samples / first.samples
-        full = rest + per_sample * stats.samples
+    per_sample = (first.seconds - first.low_seconds) / max(1, first.samples - first.low_samples)
+    if per_sample <= 0 and not cycles:  # EEVEE: the model's share of a sample in the 1-sample render
+        model_sample = costs.eevee_sample + stats.pixels * costs.eevee_sample_pixel
+        per_sample = first.low_seconds * model_sample / (costs.eevee_frame_fixed + model_sample)
+    if per_sample <= 0 and cycles:  # timing noise larger than the sample signal: take the model's slope
+        content = _nearest(stats, first.frame)
+        per_sample = sample_cost(stats, content, costs) * first.pixels / to_reference
+        per_sample = min(per_sample, min(first.seconds, first.low_seconds) / first.samples)
+    per_sample = max(0.0, per_sample)                                       # local seconds per probe sample
+    rest = max(0.0, min(first.seconds - per_sample * first.samples, first.low_seconds - per_sample * first.low_samples))
+    scale = stats.pixels / first.pixels * effective_samples(stats, costs) / first.samples if cycles else (
+        stats.samples / first.samples)
+    full = rest + per_sample * first.samples * scale
     points = {first.frame: full}
     for p in probe.frames[1:]:
         # A later frame's extra time is split into build (added as is) and sampling (scaled) the way the

@@ -2,13 +2,12 @@
 
 A fresh background Blender opens the .blend with scripts off (addon.farm.blender_process) and renders
 one to three frames spread over the range at reduced pixels and samples (see
-addon/blender/probe_render.py). Cycles: the later frames once each without persistent data, as a
-provider renders them (sync, BVH build, sampling); the first frame once with persistent data, then
-twice more reusing its build at the probe size and at twice its sides: their difference is pure
-sampling, which scales to the full pixels x samples, and the first render minus its sampling is what a
-frame pays whatever the settings. The size varies, not the samples, because in bpy 5.0 a
-persistent-data render ignores a changed sample count. EEVEE: a warm-up render (shader compilation),
-then the first frame at 1 and at the probe samples, the later frames once.
+addon/blender/probe_render.py), each render a full one as a provider's (sync, BVH build, sampling):
+the first frame at a quarter of the probe samples and at the probe samples, which splits its time into
+a per-sample part (which scales to the full pixels x samples) and the rest (build, textures, per-render
+overhead, paid once per frame whatever the settings); the later frames once each. Persistent data
+cannot split it more cheaply: in bpy 5.0 a persistent-data render ignores changed sample counts, and
+timing two persistent-data renders at two sizes (tried) measured the sample cost 30-60 % low.
 `estimate.probe_frame_seconds` scales the timings to the full settings and converts local seconds to
 reference-seconds with this machine's benchmark score.
 bpy-free.
@@ -22,10 +21,9 @@ from pathlib import Path
 from . import blender_process
 from .estimate import EstimateError, ProbeFrame, ProbeResult, SceneStats, effective_samples, validate
 
-PROBE_PIXEL_SHARE = 1 / 16   # Cycles probe pixels = this x the full frame's (a quarter of each side) ...
+PROBE_PIXEL_SHARE = 1 / 8    # Cycles probe pixels = this x the full frame's ...
 MIN_PROBE_PIXELS = 32 * 24   # ... but enough pixels that the timing is not all per-render overhead
-SAMPLE_SHARE = 1 / 4         # probe samples = this x the full (effective) samples, 1 to MAX_PROBE_SAMPLES
-EEVEE_SAMPLE_SHARE = 1 / 2
+SAMPLE_SHARE = 1 / 2         # probe samples = this x the full (effective) samples, 1 to MAX_PROBE_SAMPLES
 MAX_PROBE_SAMPLES = 64
 _CHILD = Path(__file__).resolve().parent.parent / "blender" / "probe_render.py"
 
@@ -39,9 +37,8 @@ def probe_frames(frames: range) -> list[int]:
 def probe_settings(stats: SceneStats) -> tuple[int, int, list[int]]:
     """(resolution %, samples, frames) of the probe for these stats.
 
-    Cycles: a sixteenth of the pixels and a quarter of the samples (1/64 of the sample work). EEVEE on
-    this machine class is dominated by per-sample passes, not pixels, so it keeps the full resolution
-    and half the samples (at least 2).
+    Cycles: an eighth of the pixels and half the samples (1/16 of the sample work). EEVEE on
+    this machine class is dominated by per-sample passes, not pixels, so it keeps the full resolution.
     """
     validate(stats)
     if stats.engine not in ("CYCLES", "BLENDER_EEVEE"):
@@ -52,10 +49,8 @@ def probe_settings(stats: SceneStats) -> tuple[int, int, list[int]]:
         full = stats.resolution_x * stats.resolution_y  # at 100 %
         target = max(MIN_PROBE_PIXELS, stats.pixels * PROBE_PIXEL_SHARE)
         percentage = max(1, min(percentage, math.ceil(100 * math.sqrt(target / full))))
-    if stats.engine == "CYCLES":
-        samples = max(1, min(MAX_PROBE_SAMPLES, round(effective_samples(stats) * SAMPLE_SHARE)))
-    else:  # EEVEE's per-sample cost is measured from 1 and these samples: keep the difference visible
-        samples = max(2, min(MAX_PROBE_SAMPLES, round(stats.samples * EEVEE_SAMPLE_SHARE)))
+    samples = max(2 if stats.engine != "CYCLES" else 1,
+                  min(MAX_PROBE_SAMPLES, round(effective_samples(stats) * SAMPLE_SHARE)))
     return percentage, samples, probe_frames(stats.frames)
 
 
