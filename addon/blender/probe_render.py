@@ -25,6 +25,7 @@ def child_main(args: list[str]) -> None:
     render = scene.render
     render.resolution_percentage = percentage
     render.use_compositing = render.use_sequencer = False
+    render.use_persistent_data = False  # every render pays its own build, as in the truth and the model
     render.filepath = bpy.app.tempdir + "probe"
     eevee = render.engine == "BLENDER_EEVEE"
     if render.engine == "CYCLES":

@@ -250,6 +250,9 @@ def probe_frame_seconds(stats: SceneStats, probe: ProbeResult, costs: CostModel 
     first = probe.frames[0]
     cycles = stats.engine == "CYCLES"
     per_sample = (first.seconds - first.low_seconds) / max(1, first.samples - first.low_samples)
+    if per_sample <= 0 and not cycles:  # EEVEE: the model's share of a sample in the 1-sample render
+        model_sample = costs.eevee_sample + stats.pixels * costs.eevee_sample_pixel
+        per_sample = first.low_seconds * model_sample / (costs.eevee_frame_fixed + model_sample)
     if per_sample <= 0 and cycles:  # timing noise larger than the sample signal: take the model's slope
         content = _nearest(stats, first.frame)
         per_sample = sample_cost(stats, content, costs) * first.pixels / to_reference

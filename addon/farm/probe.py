@@ -6,7 +6,8 @@ addon/blender/probe_render.py), each render a full one as a provider's (sync, BV
 the first frame at a quarter of the probe samples and at the probe samples, which splits its time into
 a per-sample part (which scales to the full pixels x samples) and the rest (build, textures, per-render
 overhead, paid once per frame whatever the settings); the later frames once each. Persistent data
-cannot split it more cheaply: in bpy 5.0 a persistent-data render ignores changed sample counts.
+cannot split it more cheaply: in bpy 5.0 a persistent-data render ignores changed sample counts, and
+timing two persistent-data renders at two sizes (tried) measured the sample cost 30-60 % low.
 `estimate.probe_frame_seconds` scales the timings to the full settings and converts local seconds to
 reference-seconds with this machine's benchmark score.
 bpy-free.
@@ -40,6 +41,9 @@ def probe_settings(stats: SceneStats) -> tuple[int, int, list[int]]:
     this machine class is dominated by per-sample passes, not pixels, so it keeps the full resolution.
     """
     validate(stats)
+    if stats.engine not in ("CYCLES", "BLENDER_EEVEE"):
+        raise EstimateError(f"the probe renders Cycles and EEVEE scenes; estimate this {stats.engine} scene "
+                            "without --probe")
     percentage = stats.resolution_percentage
     if stats.engine == "CYCLES":
         full = stats.resolution_x * stats.resolution_y  # at 100 %
