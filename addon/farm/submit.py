@@ -7,8 +7,6 @@ on the relay, so a relay failure after that point still leaves them listed for C
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from . import planning
 from .events import JobsCreated
 from .job_list import JobList, JobRecord
@@ -21,7 +19,7 @@ def submit_package(requester: Requester, package: Package, terms: planning.Terms
                    render: RenderSettings, name: str, output: str, job_list: JobList) -> list[JobRecord]:
     farm = requester.farm
     chunks = planning.plan(farm, planning.read_providers(farm, candidates + list(terms.pinned)), terms)
-    request = SubmitRequest(files={f.path: Path(package.absolute(f)) for f in package.files},
+    request = SubmitRequest(files=package.file_map(),
                             main_blend=package.blend, blender_version=package.blender_version, chunks=chunks,
                             render=render, min_reputation=terms.min_reputation)
 
