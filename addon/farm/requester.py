@@ -24,7 +24,7 @@ from pathlib import Path
 from . import crypto, exchange
 from .contract import Chunk, Job, JobStatus, RenderFarm
 from .error_mapping import translated
-from .errors import AuthorizationError, FarmError, IntegrityError, JobStateError, RelayError
+from .errors import AuthorizationError, FarmError, IntegrityError, JobStateError
 from .events import EventSink, FrameDownloaded, JobsCreated, Step, UploadDone, UploadProgress, ignore
 from .frame_naming import frame_path
 from .manifest import (
@@ -38,9 +38,6 @@ from .manifest import (
 )
 from .party import Party
 from .relay_client import RelayClient
-from .relay_errors import ManifestHashMismatch
-
-MANIFEST_ATTEMPTS, MANIFEST_RETRY_S = 5, 1.5  # the relay's job cache lives 5 s (server/relay/authority.py)
 
 
 @dataclass(frozen=True)
@@ -146,18 +143,10 @@ class Requester(Party):
         """Store a chunk's sealed manifest on the relay (again, after a relay failure: it is idempotent)."""
         if blob_ids is None:
             blob_ids = [f.blob for f in self._own_manifest(job_id, envelope).files]
-        for attempt in range(MANIFEST_ATTEMPTS):
-            try:
-                with translated(f"storing job {job_id}'s scene manifest on the relay (the job exists on chain: "
-                                "retry, or cancel it to recover the escrow)"):
-                    self.relay.jobs.put_scene_manifest(job_id, envelope, blob_ids)
-                return
-            except RelayError as error:
-                # The relay caches its view of a job for a few seconds: just after a reassign (or a create)
-                # it may still hold the old scene hash. Wait for it to read the chain again.
-                if attempt == MANIFEST_ATTEMPTS - 1 or not isinstance(error.__cause__, ManifestHashMismatch):
-                    raise
-                time.sleep(MANIFEST_RETRY_S)
+        # (A relay whose cached view of the job predates a reassign reads the chain again on a mismatch.)
+        with translated(f"storing job {job_id}'s scene manifest on the relay (the job exists on chain: "
+                        "retry, or cancel it to recover the escrow)"):
+            self.relay.jobs.put_scene_manifest(job_id, envelope, blob_ids)
 
     def _seal(self, manifest: SceneManifest) -> bytes:
         return seal_scene_manifest(manifest, self.private_key, self._provider_key(manifest.provider))

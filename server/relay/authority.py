@@ -52,6 +52,11 @@ class CachedJobAuthority:
             self._cache[job_id] = (now + (self.ttl if value else self.negative_ttl), value)
         return value
 
+    def forget(self, job_id: int) -> None:
+        """Drop a cached answer that the caller has reason to think is stale (the next read asks the chain)."""
+        with self._lock:
+            self._cache.pop(job_id, None)
+
 
 class TableJobAuthority:
     """Job parties from a local SQLite table; a stand-in for the chain where the chain is not under test."""

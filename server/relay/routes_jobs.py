@@ -145,6 +145,13 @@ async def _put_document(
     digest = hashlib.sha256(data).hexdigest()
     committed = job.parties.scene_manifest_hash
     if kind == SCENE and committed and committed.hex() != digest:
+        # The cached chain read may predate a reassign-job that committed a new hash: read it once more.
+        forget = getattr(state.authority, "forget", None)
+        if forget is not None:
+            forget(job.job_id)
+            fresh = await _access(request, job.job_id, job.address, "requester")
+            committed = fresh.parties.scene_manifest_hash
+    if kind == SCENE and committed and committed.hex() != digest:
         raise RelayError(
             E.ManifestHashMismatch,
             f"this scene manifest does not match the hash committed on chain ({committed.hex()})",
