@@ -203,3 +203,28 @@ def test_a_bubblewrap_that_cannot_make_namespaces_is_refused_with_its_reason(sam
     finally:
         monkeypatch.undo()
         sandbox.bwrap.cache_clear()
+
+
+def test_another_blender_python_renders_inside_the_sandbox(sample, tmp_path):
+    """--blender VERSION=PYTHON: the chunk renders with the mapped venv's interpreter and only that venv is
+    mounted in the sandbox. The stand-in venv holds this venv's packages as hard links (no copy of bpy);
+    its sitecustomize leaves a marker in the one writable dir naming the interpreter that ran."""
+    import shutil
+    import site
+
+    other = tmp_path / "other-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(other)], check=True, timeout=120)
+    packages = next(other.glob("lib/python*/site-packages"))
+    (mine,) = [p for p in site.getsitepackages() if Path(p, "bpy").exists()]
+    shutil.copytree(mine, packages, copy_function=os.link, dirs_exist_ok=True)
+    (packages / "sitecustomize.py").write_text(
+        "import json, pathlib, sys\n"
+        "spec = json.loads(sys.argv[-1]) if len(sys.argv) > 1 and sys.argv[-1].startswith('{') else None\n"
+        "if spec and spec.get('out_dir'):\n"
+        "    pathlib.Path(spec['out_dir'], 'python.txt').write_text(sys.prefix)\n")
+    out = tmp_path / "out"
+    (frame,) = render_chunk(sample, [1], out, job_root=sample.parent, python=str(other / "bin" / "python"))
+    assert frame.image.read_bytes().startswith(b"\x89PNG")
+    assert (out / "python.txt").read_text() == str(other)
+    with pytest.raises(sandbox.SandboxUnavailable, match="check --blender VERSION=PYTHON"):
+        render_chunk(sample, [1], out, job_root=sample.parent, python=str(tmp_path / "no-such-python"))

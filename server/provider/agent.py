@@ -513,8 +513,10 @@ class Agent:
             while True:
                 todo = [f for f in frames if f not in done]
                 try:
+                    python = self.python_for(scene.manifest.blender_version)
                     self.renderer(scene.blend, todo, out_dir, job_root=scene.root, on_frame=on_frame,
-                                  skip=tuple(done), on_hardened=on_hardened)
+                                  skip=tuple(done), on_hardened=on_hardened,
+                                  python=python if isinstance(python, str) else None)
                     break
                 except RenderFailed as exc:
                     frame = exc.frame if exc.frame is not None else todo[0] if todo else None
@@ -632,11 +634,11 @@ def default_renderer(config: AgentConfig) -> Callable:
 
     limits = render.RenderLimits(frame_seconds=config.frame_time_cap, memory_bytes=config.memory_cap)
 
-    def chunk(blend, frames, out_dir, *, job_root, on_frame, skip, on_hardened=None):
+    def chunk(blend, frames, out_dir, *, job_root, on_frame, skip, on_hardened=None, python=None):
         try:
             return render.render_chunk(blend, frames, out_dir, job_root=job_root, device=config.device,
                                        limits=limits, sandbox=config.sandbox, on_frame=on_frame, skip=skip,
-                                       hide=config.hide, on_hardened=on_hardened)
+                                       hide=config.hide, on_hardened=on_hardened, python=python)
         except render.RenderError as exc:
             raise RenderFailed(str(exc), exc.frame, final=True) from exc
     return chunk

@@ -143,7 +143,7 @@ def render_chunk(blend: Path, frames: Sequence[int], out_dir: Path, *, job_root:
                  limits: RenderLimits = DEFAULT_LIMITS, sandbox: bool = True,
                  on_frame: Callable[[RenderedFrame], None] | None = None, skip: Collection[int] = (),
                  hide: Sequence[Path] = (), on_hardened: Callable[[SceneRisks], None] | None = None,
-                 kernel_cache: Path | None = None) -> list[RenderedFrame]:
+                 kernel_cache: Path | None = None, python: str | None = None) -> list[RenderedFrame]:
     """Render `frames` (minus `skip`, those already done) of `blend` into `out_dir`.
 
     job_root: the read-only dir holding the scene's files (blend lies inside); hide: paths the sandbox
@@ -151,7 +151,9 @@ def render_chunk(blend: Path, frames: Sequence[int], out_dir: Path, *, job_root:
     renders unsandboxed (development only, logged as a warning); on_frame: called as each frame is
     on disk; on_hardened: called once with what the scene contained and what was switched off;
     kernel_cache: a dir of the agent's where GPU drivers keep compiled kernels across processes
-    (GPU renders only; mounted writable). Returns the frames rendered by this call, in order.
+    (GPU renders only; mounted writable); python: the interpreter of another venv whose bpy renders
+    (the job's Blender version, `--blender VERSION=PYTHON`), else this one's. Returns the frames
+    rendered by this call, in order.
     """
     blend, out_dir, job_root = Path(blend).absolute(), Path(out_dir).absolute(), Path(job_root).absolute()
     if not blend.resolve().is_relative_to(job_root.resolve()):
@@ -185,7 +187,7 @@ def render_chunk(blend: Path, frames: Sequence[int], out_dir: Path, *, job_root:
         spec = {"mode": "render", "blend": str(blend), "job_root": str(job_root), "frames": pending,
                 "out_dir": str(out_dir), "device": settings, "threads": limits.threads,
                 "preview_size": limits.preview_size}
-        failure = _run(spec, limits, gpu=settings["kind"] != "CPU", sandbox=sandbox, hide=hide,
+        failure = _run(spec, limits, gpu=settings["kind"] != "CPU", sandbox=sandbox, hide=hide, python=python,
                        writable=out_dir, on_event={"frame": finished, "ready": ready}, kernel_cache=kernel_cache)
         if failure is None:
             continue
@@ -224,7 +226,7 @@ def render_frame(blend: Path, frame: int, out_dir: Path, *, job_root: Path | Non
 
 
 def _run(spec: dict, limits: RenderLimits, *, gpu: bool, sandbox: bool, hide: Sequence[Path], writable: Path,
-         on_event: dict[str, Callable], kernel_cache: Path | None = None) -> _Failure | None:
+         on_event: dict[str, Callable], kernel_cache: Path | None = None, python: str | None = None) -> _Failure | None:
     """One Blender process over spec["frames"]; None when all of them (or the inspection) finished."""
     frames = list(spec["frames"])
     first = frames[0] if frames else 0
@@ -236,11 +238,11 @@ def _run(spec: dict, limits: RenderLimits, *, gpu: bool, sandbox: bool, hide: Se
         tmp = Path(tempfile.mkdtemp(prefix="render-"))
         read_fd, write_fd = os.pipe()
         spec = {**spec, "report_fd": write_fd, "rlimit_as": cap.rlimit_as}
-        argv = [sys.executable, "-I", "-c", _CHILD, json.dumps(spec)]
+        argv = [python or sys.executable, "-I", "-c", _CHILD, json.dumps(spec)]
         if sandbox:
             cache = kernel_cache if gpu else None
-            argv = sandboxing.Sandbox([Path(spec["job_root"])], writable, tmp, hide=hide, gpu=gpu,
-                                      kernel_cache=cache).command(argv)
+            argv = sandboxing.Sandbox([Path(spec["job_root"])], writable, tmp, hide=hide, gpu=gpu, kernel_cache=cache,
+                                      extra_read_only=sandboxing.python_install(python)).command(argv)
             env = sandboxing.sandboxed_env(sandboxing.KERNEL_CACHE_ENV if cache else None)
         else:
             sandboxing.no_sandbox_warning("rendering")

@@ -79,14 +79,30 @@ def _base_args() -> list[str]:
     return args
 
 
-def python_install() -> list[Path]:
-    """What the interpreter running this code needs to start again: its venv and base install."""
-    roots = {Path(sys.prefix), Path(sys.base_prefix)}
-    roots |= {p.resolve() for p in roots} | {Path(sys.executable).resolve().parent.parent}
+def python_install(python: str | None = None) -> list[Path]:
+    """What an interpreter needs to start again inside the sandbox: its venv and base install (this
+    process's, or those of `python`, another venv's interpreter with another bpy)."""
+    prefix, base, executable = (sys.prefix, sys.base_prefix, sys.executable) if python is None else \
+        _interpreter_roots(python)
+    roots = {Path(prefix), Path(base)}
+    roots |= {p.resolve() for p in roots} | {Path(executable).resolve().parent.parent}
     # A tree already mounted at the same place through its parent needs no mount of its own.
     roots = {p for p in roots if not any(p != q and p.is_relative_to(q) and p.resolve().is_relative_to(q.resolve())
                                          for q in roots)}
     return sorted(roots)
+
+
+@functools.lru_cache(maxsize=16)
+def _interpreter_roots(python: str) -> tuple[str, str, str]:
+    """sys.prefix, sys.base_prefix and sys.executable of another interpreter, asked once."""
+    try:
+        answer = subprocess.run([python, "-I", "-c", "import sys; print(sys.prefix); print(sys.base_prefix); "
+                                 "print(sys.executable)"], capture_output=True, text=True, timeout=30, check=True)
+        prefix, base, executable = answer.stdout.split("\n")[:3]
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        raise SandboxUnavailable(f"cannot start the Blender python {python} ({exc}): check --blender "
+                                 "VERSION=PYTHON") from None
+    return prefix, base, executable
 
 
 @dataclass(frozen=True)
