@@ -71,12 +71,15 @@ def test_headless_submit_wait_renders_8_frames_on_2_providers(slow_world, tmp_pa
                      "--wait", "--timeout", "400", *connection, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     assert "all frames written (2 chunks)" in result.stdout
+    # No --complexity: each chunk's complexity is the estimate's (feature model), 4 frames' worth.
+    per_frame = int(result.stdout.split("estimate: about ")[1].split()[0])
 
     records = JobList(home).records(farm.contract_id)
     assert len(records) == 2 and {r.provider for r in records} == {p.address for p in providers}
     assert all(r.downloaded for r in records)
     assert [(r.frame_start, r.frame_end) for r in sorted(records, key=lambda r: r.frame_start)] == [(1, 4), (5, 8)]
     assert all(farm.get_job(r.job_id).status == JobStatus.COMPLETED for r in records)
+    assert [farm.get_job(r.job_id).complexity for r in records] == [4 * per_frame, 4 * per_frame]
     journal = TxJournal(home / "transactions.sqlite3")
     functions = [e.function for e in journal.entries()]
     assert functions.count("create-jobs") == 1 and functions.count("approve-result") == 2

@@ -33,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclude", action="append", default=[], metavar="ADDRESS", help="never use this provider")
     parser.add_argument("--min-reputation", type=int, default=0, metavar="N", help="minimum provider reputation")
     parser.add_argument("--reward", type=float, required=True, metavar="STX", help="STX escrowed for all frames")
-    parser.add_argument("--complexity", type=int, default=60, metavar="S",
-                        help="reference-seconds per frame (the estimate; default 60)")
+    parser.add_argument("--complexity", type=int, metavar="S",
+                        help="reference-seconds per frame (default: the estimate's feature model of the scene)")
     parser.add_argument("--out", metavar="DIR", help="write the frames here (default: the scene's output path)")
     parser.add_argument("--wait", action="store_true", help="follow the chunks until the frames are on disk")
     parser.add_argument("--timeout", type=float, default=3600, metavar="S", help="with --wait: give up after S s")
@@ -81,6 +81,8 @@ def _pack(args, home, frames):
                             resolution_percentage=settings.resolution_percentage)
     extension_for(render.file_format)  # a movie format cannot be split over providers: say so now
     first, last = frames or (scene.frame_start, scene.frame_end)
+    if args.complexity is None:
+        args.complexity = _estimated_complexity(scene, first, last)
     pattern = bpy.path.abspath(settings.filepath)
     output = os.path.join(os.path.abspath(args.out), os.path.basename(pattern)) if args.out else pattern
     package_dir = args.package_dir or os.path.join(home, "packages", os.path.splitext(os.path.basename(blend))[0])
@@ -92,6 +94,22 @@ def _pack(args, home, frames):
         print("error: pre-flight found errors (above); fix them in the scene and submit again")
         return None
     return result.package, render, first, last, output
+
+
+def _estimated_complexity(scene, first: int, last: int) -> int:
+    """Reference-seconds per frame from the estimate's feature model (addon.farm.estimate), read from the
+    open scene: what each chunk's complexity, the providers' price and the render deadline build on."""
+    import math
+
+    from ..blender.scene_stats import scene_stats
+    from ..farm.estimate import feature_frame_seconds, validate
+
+    stats = scene_stats(scene, frame_start=first, frame_end=last)
+    validate(stats)
+    seconds = feature_frame_seconds(stats)
+    per_frame = max(1, math.ceil(sum(seconds) / len(seconds)))
+    print(f"estimate: about {per_frame} reference-seconds per frame (feature model; --complexity overrides)")
+    return per_frame
 
 
 def _submit(args, endpoints, home, private_key, package, render, frames, output, job_list, FarmError) -> int:
