@@ -22,6 +22,7 @@ from tests.provider_fixtures import (
 )
 
 pytestmark = pytest.mark.usefixtures("conservation")
+KILL_CHUNK_FRAMES = 30
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +51,12 @@ def test_sigkill_mid_chunk_then_restart_finishes_without_rerendering(world, farm
     agent = AgentProcess(key, devnet.url, farm.contract_id, relay.url, tmp_path / "agent").start()
     try:
         agent.wait_for("ready", timeout=90)
-        job_id = submit(requester, provider, scene, (1, 6))
+        # Enough frames that the kill lands mid-chunk however fast the machine renders the tiny scene.
+        job_id = submit(requester, provider, scene, (1, KILL_CHUNK_FRAMES))
         before = agent.wait_for("frame_uploaded", count=2, job_id=job_id)
         agent.kill()  # the agent and its Blender child, mid-chunk
         uploaded_before = {e["frame"] for e in agent.events() if e.get("event") == "frame_uploaded"}
-        assert uploaded_before >= {e["frame"] for e in before} and len(uploaded_before) < 6  # mid-chunk
+        assert uploaded_before >= {e["frame"] for e in before} and len(uploaded_before) < KILL_CHUNK_FRAMES  # mid-chunk
         assert farm.get_job(job_id).status == JobStatus.IN_PROGRESS
         state = S.AgentState(tmp_path / "agent", provider.private_key)
         kept = state.uploaded_frames(job_id)
@@ -66,7 +68,8 @@ def test_sigkill_mid_chunk_then_restart_finishes_without_rerendering(world, farm
         assert resumed["uploaded"] == len(uploaded_before)
         wait_status(farm, job_id, JobStatus.SUBMITTED, timeout=180)
         after = {e["frame"] for e in agent.events() if e.get("event") == "frame_uploaded"}
-        assert after == set(range(1, 7)) - uploaded_before  # nothing uploaded before the kill was redone
+        # Nothing uploaded before the kill was redone.
+        assert after == set(range(1, KILL_CHUNK_FRAMES + 1)) - uploaded_before
         review = requester.review(job_id)
         assert review.complete
         assert {f.frame: f.blob for f in review.result.frames if f.frame in kept} == \
@@ -78,7 +81,7 @@ def test_sigkill_mid_chunk_then_restart_finishes_without_rerendering(world, farm
         agent.kill()
     assert not farm.get_provider(provider.address).available  # the clean stop switched it off
     frames = requester.download(job_id, lambda frame, ext: tmp_path / "out" / f"{frame}{ext}")
-    assert len(frames) == 6
+    assert len(frames) == KILL_CHUNK_FRAMES
 
 
 def test_relay_down_for_a_while_is_retried_without_losing_frames(world, farm, devnet, relay, scene, requester,
