@@ -8,6 +8,7 @@ import pytest
 
 from addon.farm import crypto
 from addon.farm.hash_cache import HashCache
+from addon.farm.relay_blobs import PlaintextMismatch
 from addon.farm.relay_client import RelayClient, RelayRefused
 from addon.stacks.keys import make_private_key
 from server.relay.local import RelayHarness
@@ -61,6 +62,14 @@ def test_round_trip_is_byte_identical_and_second_submission_sends_nothing(client
         out = tmp_path / "out" / os.path.basename(f.path)
         assert client.download_file(f.blob_id, f.key, out) == f.size
         assert out.read_bytes() == open(f.path, "rb").read()
+
+    # With the sender's plaintext hash the bytes are checked as they are written; a wrong one keeps nothing.
+    big = first.files[-1]
+    checked = tmp_path / "checked" / "big"
+    assert client.download_file(big.blob_id, big.key, checked, plaintext_sha256=big.plaintext_sha256) == big.size
+    with pytest.raises(PlaintextMismatch):
+        client.download_file(big.blob_id, big.key, tmp_path / "refused" / "big", plaintext_sha256="0" * 64)
+    assert not list((tmp_path / "refused").iterdir())
 
     hashed_before, sent_before = client.hash_cache.hashed_bytes, client.bytes_sent
     second = client.upload_files(paths, secret)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import abc
+import hashlib
 from collections.abc import Callable
 
 from addon.stacks import keys
 
 from .contract import Job, RenderFarm
 from .error_mapping import translated
+from .errors import IntegrityError
 from .events import EventSink, Step, TransactionSent, ignore
 from .relay_client import RelayClient
 
@@ -39,6 +41,14 @@ class Party(abc.ABC):
     @abc.abstractmethod
     def check_party(self, job: Job) -> None:
         """Raise AuthorizationError when this wallet is not the job's requester (or provider)."""
+
+    def sealed_scene(self, job: Job) -> bytes:
+        """The job's sealed scene manifest from the relay, refused unless it is the one committed on chain."""
+        with translated(f"reading job {job.job_id}'s scene manifest from the relay"):
+            envelope = self.relay.jobs.get_scene_manifest(job.job_id).data
+        if hashlib.sha256(envelope).digest() != job.scene_hash:
+            raise IntegrityError(f"job {job.job_id}'s scene manifest on the relay is not the one committed on chain")
+        return envelope
 
     def transact(self, function: str, job_id: int, call: Callable):
         """One chain write of this party for a job: `call(private_key, job_id)`, waited for until mined."""

@@ -30,6 +30,10 @@ class CorruptDownload(Exception):
     """A blob's bytes did not hash to its id: the relay (or the path to it) altered them. Nothing was kept."""
 
 
+class PlaintextMismatch(Exception):
+    """A blob decrypted, but not to the bytes its sender said (their sha256 differs). Nothing was kept."""
+
+
 class BlobEndpoints:
     def __init__(self, transport: SignedTransport, part_size: int = PART_SIZE):
         self.transport, self.part_size = transport, part_size
@@ -162,12 +166,17 @@ class BlobEndpoints:
             finally:
                 response.close()
 
-    def download_file(self, blob_id: str, key: bytes, destination: str | os.PathLike) -> int:
-        """Download, verify and decrypt a blob into `destination` (written atomically). Returns its size."""
+    def download_file(self, blob_id: str, key: bytes, destination: str | os.PathLike, *,
+                      plaintext_sha256: str | None = None) -> int:
+        """Download, verify and decrypt a blob into `destination` (written atomically). Returns its size.
+
+        With `plaintext_sha256` the decrypted bytes are hashed as they are written and the file is kept
+        only if they match (PlaintextMismatch otherwise): AES-GCM proves who encrypted them, not what."""
         destination = Path(destination)
         destination.parent.mkdir(parents=True, exist_ok=True)
         tmp = destination.with_name(destination.name + ".part")
         h = hashlib.sha256()
+        plain_hash = hashlib.sha256() if plaintext_sha256 is not None else None
 
         def hashed():
             for chunk in self.iter_blob(blob_id):
@@ -180,8 +189,12 @@ class BlobEndpoints:
                 for plain in crypto.iter_decrypt(key, hashed()):
                     out.write(plain)
                     n += len(plain)
+                    if plain_hash is not None:
+                        plain_hash.update(plain)
             if h.hexdigest() != blob_id:
                 raise CorruptDownload(f"the downloaded bytes do not hash to {blob_id}")
+            if plain_hash is not None and plain_hash.hexdigest() != plaintext_sha256:
+                raise PlaintextMismatch(f"blob {blob_id} decrypts to bytes whose sha256 is not {plaintext_sha256}")
             os.replace(tmp, destination)
         finally:
             tmp.unlink(missing_ok=True)

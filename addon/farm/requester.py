@@ -37,6 +37,7 @@ from .manifest import (
     seal_scene_manifest,
 )
 from .party import Party
+from .relay_blobs import PlaintextMismatch
 from .relay_client import RelayClient
 
 
@@ -176,17 +177,19 @@ class Requester(Party):
 
     def scene_manifest(self, job_id: int) -> SceneManifest:
         """The manifest this requester sealed for the job's current provider, read back from the relay."""
-        job = self.job(job_id)
-        with translated(f"reading job {job_id}'s scene manifest"):
-            envelope = self.relay.jobs.get_scene_manifest(job_id).data
-        if hashlib.sha256(envelope).digest() != job.scene_hash:
-            raise IntegrityError(f"the relay's scene manifest for job {job_id} is not the one committed on chain")
-        with translated(f"opening job {job_id}'s scene manifest"):
-            return self._own_manifest(job_id, envelope, job.provider)
+        return self._scene_manifest(self.job(job_id))
+
+    def _scene_manifest(self, job: Job) -> SceneManifest:
+        envelope = self.sealed_scene(job)
+        with translated(f"opening job {job.job_id}'s scene manifest"):
+            return self._own_manifest(job.job_id, envelope, job.provider)
 
     def result(self, job_id: int) -> ResultManifest:
         """The provider's result manifest, checked against the result-hash it committed on chain."""
-        job = self.job(job_id)
+        return self._result(self.job(job_id))
+
+    def _result(self, job: Job) -> ResultManifest:
+        job_id = job.job_id
         if job.result_hash is None:
             raise JobStateError(f"job {job_id} has no result yet (status {job.status.name.lower()})")
         with translated(f"reading job {job_id}'s result manifest"):
@@ -204,8 +207,8 @@ class Requester(Party):
     def review(self, job_id: int) -> Review:
         """Everything the requester needs to judge a submitted chunk before paying: previews and gaps."""
         job = self.job(job_id)
-        expected = self.scene_manifest(job_id).frames.frames()
-        result = self.result(job_id)
+        expected = self._scene_manifest(job).frames.frames()
+        result = self._result(job)
         self.emit(Step("review", f"opening {len(result.previews)} previews of job {job_id}", job_id))
         key = exchange.preview_key(self._pair_secret(job.provider), job_id)
         previews = {}
@@ -264,7 +267,7 @@ class Requester(Party):
         if hashlib.sha256(job.secret).digest() != job.commitment:
             raise IntegrityError(f"job {job_id}'s revealed secret does not match its commitment")
         name = output if callable(output) else (lambda frame, ext: frame_path(output, frame, ext))
-        result = self.result(job_id)
+        result = self._result(job)
         secret = exchange.frames_secret(self._pair_secret(job.provider), job_id, job.secret)
         written = []
         self.emit(Step("download", f"downloading {len(result.frames)} frames of job {job_id}", job_id))
@@ -272,12 +275,12 @@ class Requester(Party):
             path = Path(name(item.frame, item.extension))
             if not (path.is_file() and crypto.sha256_file(path).hex() == item.sha256):
                 key = crypto.file_key(secret, bytes.fromhex(item.sha256))
-                with translated(f"downloading frame {item.frame} of job {job_id}"):
-                    self.relay.download_file(item.blob, key, path)
-                if crypto.sha256_file(path).hex() != item.sha256:
-                    path.unlink()
+                try:
+                    with translated(f"downloading frame {item.frame} of job {job_id}"):
+                        self.relay.download_file(item.blob, key, path, plaintext_sha256=item.sha256)
+                except PlaintextMismatch:
                     raise IntegrityError(f"frame {item.frame} of job {job_id} does not match the hash the provider "
-                                         "committed to: it was not kept")
+                                         "committed to: it was not kept") from None
             written.append(path)
             self.emit(FrameDownloaded(job_id, item.frame, str(path)))
         return written

@@ -36,6 +36,7 @@ from addon.farm.manifest import (
     resolve_in,
 )
 from addon.farm.party import Party
+from addon.farm.relay_blobs import PlaintextMismatch
 from addon.farm.relay_client import RelayClient
 
 
@@ -91,12 +92,12 @@ class ProviderFlow(Party):
         for item, target in targets:
             if target.is_file() and crypto.sha256_file(target).hex() == item.sha256:
                 continue  # fetched before a restart
-            with translated(f"downloading {item.path}"):
-                self.relay.download_file(item.blob, bytes.fromhex(item.key), target)
-            if crypto.sha256_file(target).hex() != item.sha256:
-                target.unlink()
+            try:
+                with translated(f"downloading {item.path}"):
+                    self.relay.download_file(item.blob, bytes.fromhex(item.key), target, plaintext_sha256=item.sha256)
+            except PlaintextMismatch:
                 raise IntegrityError(f"{item.path} of job {job_id} does not match the requester's hash: refused "
-                                     "before rendering")
+                                     "before rendering") from None
         return FetchedScene(job_id, root, resolve_in(root, manifest.main_blend), manifest)
 
     def read_scene_manifest(self, job_id: int) -> SceneManifest:
@@ -107,10 +108,7 @@ class ProviderFlow(Party):
 
     def _scene_manifest(self, job: Job) -> SceneManifest:
         """The job's sealed manifest, checked against the chain; remembers the pair's secret."""
-        with translated(f"reading job {job.job_id}'s scene manifest from the relay"):
-            envelope = self.relay.jobs.get_scene_manifest(job.job_id).data
-        if hashlib.sha256(envelope).digest() != job.scene_hash:
-            raise IntegrityError(f"job {job.job_id}'s scene manifest on the relay is not the one committed on chain")
+        envelope = self.sealed_scene(job)
         with translated(f"opening job {job.job_id}'s scene manifest"):
             manifest = open_scene_manifest(envelope, self.private_key, job.requester, self.network)
         self._shared[job.job_id] = exchange.shared_secret(self.private_key, envelope_requester_key(envelope))
