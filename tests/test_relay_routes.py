@@ -64,6 +64,17 @@ def test_every_v1_route_is_signed_and_every_job_route_declares_who_may_call_it(r
     assert routes_blobs.router.route_class is SignedRoute and routes_jobs.router.route_class is SignedRoute
 
 
+def test_every_operation_has_its_own_openapi_id(relay):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # FastAPI warns on a duplicate operation id
+        served = relay.run(relay.http.get("/openapi.json")).json()["paths"]
+    ids = [op["operationId"] for path in served.values() for op in path.values()]
+    assert len(ids) == len(set(ids))
+    assert {"get", "head"} <= set(served["/v1/blobs/{blob_id}"])
+
+
 ROLES = [  # method, path, body, who may
     ("PUT", f"/v1/jobs/{JOB}/scene-manifest", _doc(b"scene"), {"requester"}),
     ("GET", f"/v1/jobs/{JOB}/scene-manifest", None, {"requester", "provider"}),

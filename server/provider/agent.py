@@ -321,6 +321,7 @@ class Agent:
         if relay_url is None:
             return self.decline(job, "the job's relay is not one this agent is configured to use (--relay)")
         flow = self.flow(relay_url)
+        scene = None
         if job.status == JobStatus.PENDING:
             reason = self.cannot_serve(job)
             if reason is None:
@@ -330,7 +331,8 @@ class Agent:
                     reason = self.cannot_serve_scene(job, manifest)
                     if reason is None:
                         view.phase = "fetching"
-                        scene = self.retrying(f"job {job_id}: fetch the scene", flow.fetch_scene, job_id)
+                        scene = self.retrying(f"job {job_id}: fetch the scene", flow.fetch_scene, job_id,
+                                              manifest)
                         size = sum(p.stat().st_size for p in scene.root.rglob("*") if p.is_file())
                         if size > self.config.max_scene_bytes:
                             reason = f"the scene is {size:,} bytes, more than --max-scene-bytes"
@@ -354,7 +356,8 @@ class Agent:
             self.state.set_phase(job_id, S.STARTED)
             self.emit("job_started", f"job {job_id}: started, frames {job.frame_start}–{job.frame_end}",
                       job_id=job_id, frames=[job.frame_start, job.frame_end])
-        scene = self.retrying(f"job {job_id}: fetch the scene", flow.fetch_scene, job_id)
+        if scene is None:  # started before a restart: fetch again (files already here are not downloaded)
+            scene = self.retrying(f"job {job_id}: fetch the scene", flow.fetch_scene, job_id)
         secret = self.state.reveal_secret(job_id, exchange.new_reveal_secret)
         frames = self.render_and_upload(job, flow, scene, secret, view)
         view.phase = "submitting"

@@ -77,10 +77,12 @@ class ProviderFlow(Party):
     def scene_dir(self, job_id: int) -> Path:
         return self.work_dir / f"job-{job_id}" / "scene"
 
-    def fetch_scene(self, job_id: int) -> FetchedScene:
+    def fetch_scene(self, job_id: int, manifest: SceneManifest | None = None) -> FetchedScene:
+        """The job's files, verified; `manifest` is one read_scene_manifest just returned (not fetched again)."""
         job = self.job(job_id)
         self.emit(Step("fetch", f"fetching job {job_id}'s scene", job_id))
-        manifest = self._scene_manifest(job)
+        if manifest is None:
+            manifest = self._scene_manifest(job)
         if manifest.provider != self.address or manifest.requester != job.requester:
             raise AuthorizationError(f"job {job_id}'s manifest names {manifest.requester} → {manifest.provider}, "
                                      "not this job's parties")

@@ -359,12 +359,14 @@ class BlobFileResponse(FileResponse):
             ) from None
 
 
-@router.api_route(
-    "/blobs/{blob_id}",
-    methods=["GET", "HEAD"],
-    summary="Download a blob (Range supported)",
-    responses={200: {"content": {"application/octet-stream": {}}}, 206: {"description": "partial"}},
-)
+_DOWNLOAD_RESPONSES = {200: {"content": {"application/octet-stream": {}}}, 206: {"description": "partial"}}
+
+
+# GET and HEAD as two routes: one api_route with both methods gives them one OpenAPI operation id.
+@router.head("/blobs/{blob_id}", summary="A blob's size and headers", operation_id="head_blob",
+             responses=_DOWNLOAD_RESPONSES)
+@router.get("/blobs/{blob_id}", summary="Download a blob (Range supported)", operation_id="download_blob",
+            responses=_DOWNLOAD_RESPONSES)
 async def download_blob(blob_id: BlobIdPath, request: Request, address: Signer):
     state = _state(request)
     if not state.lease_download(blob_id):  # held until the response is sent: GC cannot delete it meanwhile
