@@ -41,23 +41,30 @@ def _head(client, method, path, length=None, extra=""):
     return ("\r\n".join(lines) + "\r\n" + extra + "\r\n").encode()
 
 
-def _response(sock):
-    """Status and body of one response with a Content-Length (all the relay's JSON replies have one)."""
-    data = b""
+class _Responses:
+    """Responses read off one connection in order. Bytes past one response are kept for the next: when
+    the relay answers two pipelined requests before we read, one recv holds both."""
 
-    def more():
-        chunk = sock.recv(65536)
-        assert chunk, f"the relay closed the connection; it had sent {data[:500]!r}"
-        return chunk
+    def __init__(self, sock):
+        self.sock, self.data = sock, b""
 
-    while b"\r\n\r\n" not in data:
-        data += more()
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode().split("\r\n")
-    length = next(int(line.split(":")[1]) for line in lines if line.lower().startswith("content-length:"))
-    while len(body) < length:
-        body += more()
-    return int(lines[0].split()[1]), body[:length]
+    def _more(self) -> None:
+        chunk = self.sock.recv(65536)
+        assert chunk, f"the relay closed the connection; it had sent {self.data[:500]!r}"
+        self.data += chunk
+
+    def next(self) -> tuple[int, bytes]:
+        """Status and body of one response with a Content-Length (all the relay's JSON replies have one)."""
+        while b"\r\n\r\n" not in self.data:
+            self._more()
+        head, _, rest = self.data.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        length = next(int(line.split(":")[1]) for line in lines if line.lower().startswith("content-length:"))
+        while len(rest) < length:
+            self._more()
+            head, _, rest = self.data.partition(b"\r\n\r\n")
+        self.data = rest[length:]
+        return int(lines[0].split()[1]), rest[:length]
 
 
 def _handoffs(client):
@@ -77,16 +84,17 @@ def test_body_sent_in_pieces_is_stored_and_the_connection_serves_the_next_reques
     client.request("POST", "/v1/uploads", json_body={"blob_id": blob_id, "size": len(data)})
     before = _handoffs(client)
     with _connect(harness) as sock:
+        responses = _Responses(sock)
         put = f"/v1/uploads/{blob_id}?offset=0"
         sock.sendall(_head(client, "PUT", put, len(data)) + data[:1000])
         time.sleep(0.2)  # let the relay take the socket over with part of the body already parsed
         for i in range(1000, len(data), 700_000):
             sock.sendall(data[i : i + 700_000])
-        status, body = _response(sock)
+        status, body = responses.next()
         assert status == 200 and b'"complete":true' in body
         # Same connection, next request: the parser was reset after the handed-off body.
         sock.sendall(_head(client, "GET", f"/v1/blobs/{blob_id}"))
-        status, body = _response(sock)
+        status, body = responses.next()
         assert status == 200 and body == data
     assert _handoffs(client) == before + 1
 
@@ -119,6 +127,7 @@ def test_pipelined_requests_and_expect_continue(harness, client):
     blob_id = hashlib.sha256(data).hexdigest()
     client.request("POST", "/v1/uploads", json_body={"blob_id": blob_id, "size": len(data)})
     with _connect(harness) as sock:
+        responses = _Responses(sock)
         head = _head(client, "PUT", f"/v1/uploads/{blob_id}?offset=0", len(data), extra="expect: 100-continue\r\n")
         sock.sendall(head)
         interim = b""
@@ -129,7 +138,7 @@ def test_pipelined_requests_and_expect_continue(harness, client):
         assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
         # The whole body and the next request in one go: the handoff must not read past the body.
         sock.sendall(data + _head(client, "GET", f"/v1/uploads/{blob_id}"))
-        status, body = _response(sock)
+        status, body = responses.next()
         assert status == 200 and b'"complete":true' in body
-        status, body = _response(sock)
+        status, body = responses.next()
         assert status == 200 and b'"complete":true' in body
