@@ -32,4 +32,4 @@ def show_chunks(result: model.Estimate, console, *, priced: bool = True) -> None
     how = "each chunk at its provider's price (complexity x price per unit)" if priced else \
         "your reward split by frame count"
     console.print(f"wall time {duration(result.wall_seconds)} with chunks in parallel; cost "
-                  f"{result.cost_micro_stx / MICRO:g} STX ({how})")
+                  f"{result.cost_micro_stx / MICRO:g} STX ({how})", soft_wrap=True)
