@@ -8,9 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from addon.farm import estimate as e
+from addon.farm.contract import RenderFarm
 from addon.farm.manifest import FrameRange
 from addon.farm.planning import PlanningError, Terms, list_providers, plan, read_providers, requests, uniform_seconds
-from tests.farm_world import STX
+from addon.stacks.api import ReadOnlyCallError, StacksClient
+from server.devnet import Devnet
+from tests.farm_world import STX, World
 
 
 def terms(requester, **overrides):
@@ -31,6 +34,19 @@ def test_list_providers_reads_every_provider_on_chain(world, farm):
     by_address = {p.address: p for p in listed}
     for account in mine:
         assert by_address[account.address] == farm.get_provider(account.address)
+
+
+def test_list_providers_shrinks_its_pages_under_a_nodes_read_only_limit():
+    """A node refusing read-only calls of more than 30 reads (stacks-core's example read_only_call_limit)
+    refuses a page of 20 providers; the listing halves its pages and still reads every one."""
+    with Devnet(read_only_reads=30) as devnet, StacksClient("devnet", api_url=devnet.url) as client:
+        deployer = next(a for a in devnet.accounts() if a["name"] == "deployer")
+        farm = RenderFarm(client, f"{deployer['address']}.render-farm")
+        world = World(devnet, farm)
+        mine = {world.provider(gpu_count=1).address for _ in range(20)}
+        with pytest.raises(ReadOnlyCallError, match="CostBalanceExceeded"):
+            farm.get_providers(list(range(20)))
+        assert {p.address for p in list_providers(farm)} == mine
 
 
 def test_plan_ranks_filters_and_spreads_chunks(world, farm):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from addon.stacks.api import ReadOnlyCallError
 from addon.stacks.errors import StacksError
 
 from . import estimate
@@ -61,16 +62,26 @@ def uniform_seconds(frames: FrameRange, per_frame: float) -> tuple[float, ...]:
     return (float(per_frame),) * len(frames.frames())
 
 
-def list_providers(farm: RenderFarm) -> list[Provider]:
+def list_providers(farm: RenderFarm, page: int = PROVIDER_PAGE) -> list[Provider]:
     """Every provider the contract ever registered (deregistered ones included, marked), in
-    ceil(N / 50) read-only calls."""
+    ceil(N / page) read-only calls. A node bounds the reads of one read-only call (stacks-core's
+    read_only_call_limit; 50 providers take about 100 reads): when it refuses a page for its cost,
+    the pages shrink until they pass."""
     where = f"listing the providers on the chain at {farm.client.network.api_url}"
     with translated(where):
         count = farm.get_provider_index_count()
-        found = []
-        for start in range(0, count, PROVIDER_PAGE):
-            found.extend(p for p in farm.get_providers(list(range(start, min(count, start + PROVIDER_PAGE))))
-                         if p is not None)
+        found, start = [], 0
+        while start < count:
+            indices = list(range(start, min(count, start + page)))
+            try:
+                batch = farm.get_providers(indices)
+            except ReadOnlyCallError as error:
+                if page == 1 or "Cost" not in str(error):
+                    raise
+                page //= 2
+                continue
+            found.extend(p for p in batch if p is not None)
+            start += len(indices)
     return found
 
 
