@@ -29,6 +29,8 @@ from .errors import ChainError, FarmError
 from .manifest import FrameRange
 from .requester import ChunkPlan
 
+MAX_REASONS = 12  # refused providers named in an error; a market lists many
+
 
 class PlanningError(FarmError):
     """No acceptable plan: the message lists why each candidate was refused and what to change."""
@@ -102,9 +104,8 @@ def candidates(farm: RenderFarm, named, terms: Terms) -> list[Provider]:
     return read_providers(farm, [*named, *terms.pinned]) if named else list_providers(farm)
 
 
-def refusal(provider: Provider, terms: Terms, reward: int | None, complexity: int, percent: int) -> str | None:
-    """Why this provider cannot take the biggest chunk with these terms, or None (the contract's rules,
-    in order). `reward` None: the chunk pays the provider's price."""
+def refusal(provider: Provider, terms: Terms) -> str | None:
+    """Why this provider cannot take any chunk of these terms, or None (the contract's rules, in order)."""
     if not provider.registered:
         return "not registered"
     if provider.address == terms.requester:
@@ -117,6 +118,11 @@ def refusal(provider: Provider, terms: Terms, reward: int | None, complexity: in
         return f"reputation {provider.reputation} < {terms.min_reputation}"
     if provider.active_jobs >= provider.gpu_count:
         return f"no free GPU ({provider.active_jobs}/{provider.gpu_count} busy)"
+    return None
+
+
+def chunk_refusal(provider: Provider, reward: int | None, complexity: int, percent: int) -> str | None:
+    """Why this provider cannot take a chunk of this complexity for this reward (None: at its price)."""
     price = max(1, complexity * provider.price_per_unit)
     if reward is not None and reward < complexity * provider.price_per_unit:
         return f"asks {price} µSTX for a chunk, the reward gives {reward}"
@@ -148,26 +154,35 @@ def plan(farm: RenderFarm, candidates: list[Provider], terms: Terms, *, check: b
     frames = range(terms.frames.start, terms.frames.end + 1, terms.frames.step)
     if terms.max_providers < 1:
         raise PlanningError("allow at least one provider")
+    refused: dict[str, str] = {}
+    allowed = []
+    for provider in sorted(candidates, key=lambda p: rank_key(p, terms.pinned)):
+        why = refusal(provider, terms)
+        if why:
+            refused[provider.address] = why
+        else:
+            allowed.append(provider)
     try:
-        ranked = sorted(candidates, key=lambda p: rank_key(p, terms.pinned))
-        count = terms.chunks or sum(max(0, p.gpu_count - p.active_jobs) for p in ranked[:terms.max_providers])
+        count = terms.chunks or sum(p.gpu_count - p.active_jobs for p in allowed[:terms.max_providers])
         cuts = estimate.cut(frames, terms.frame_seconds, overhead=terms.overhead, chunk_size=terms.chunk_size,
                             chunks=count)
         rewards = estimate.split_reward(cuts, terms.reward) if terms.reward is not None else None
     except estimate.EstimateError as error:
         raise PlanningError(str(error)) from None
+    # The heaviest chunk decides whether a provider's price and free bond can take chunks at all.
     biggest = max(range(len(cuts)), key=lambda i: cuts[i].complexity)
-    refused: dict[str, str] = {}
     usable = []
-    for provider in ranked:
-        why = refusal(provider, terms, rewards[biggest] if rewards else None, cuts[biggest].complexity, percent)
+    for provider in allowed:
+        why = chunk_refusal(provider, rewards[biggest] if rewards else None, cuts[biggest].complexity, percent)
         if why:
             refused[provider.address] = why
         else:
             usable.append(provider)
     chosen = usable[:terms.max_providers]
     if not chosen:
-        reasons = "; ".join(f"{a}: {why}" for a, why in refused.items()) or "no provider is registered on chain"
+        listed = [f"{a}: {why}" for a, why in refused.items()]
+        more = f"; and {len(listed) - MAX_REASONS} more" if len(listed) > MAX_REASONS else ""
+        reasons = "; ".join(listed[:MAX_REASONS]) + more or "no provider is registered on chain"
         raise PlanningError(f"no provider can take these chunks ({reasons}). Lower the minimum reputation, "
                             f"{'raise the reward, ' if rewards else ''}remove exclusions, or add providers")
     try:
