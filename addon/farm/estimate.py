@@ -320,10 +320,6 @@ class ChunkPlan:
     frame_step: int = 1
 
     @property
-    def frame_count(self) -> int:
-        return len(range(self.frame_start, self.frame_end + 1, self.frame_step))
-
-    @property
     def render_deadline_seconds(self) -> int:
         """Seconds after start until the contract's render deadline."""
         return RENDER_TIME_FACTOR * self.estimated_duration
