@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Execution cost of every render-farm public function on simnet (the real Clarity cost model),
+// Execution cost of every render-farm public function (and the provider list reader) on simnet (the real Clarity cost model),
 // as a share of the Stacks block limit, with the cheapest call (set-availability) as the baseline.
 //
 //   node bench/contract_costs.mjs [--json]     (or: .venv/bin/python -m bench.contract_costs)
@@ -84,6 +84,18 @@ for (const n of [10, 25, 50, 100]) {
 }
 measure("deregister-provider", "deregister-provider", [], provB);
 
+// Read-only: listing providers. A node bounds each read-only call by its own limit (stacks-core's
+// default read_only_call_limit allows 30 reads), not the block limit; the table shows the block share,
+// the note after it the reads.
+const readOnly = [];
+for (const n of [1, 10, 50]) {
+  const res = quiet(() => simnet.callReadOnlyFn("render-farm", "get-providers",
+    [Cl.list(Array.from({ length: n }, (_, i) => Cl.uint(i % 3)))], requester));
+  if (!res.costs) throw new Error("no cost data for read-only calls: this clarinet-sdk does not report them");
+  rows.push({ label: `get-providers (${n})`, cost: res.costs.total });
+  readOnly.push({ n, reads: res.costs.total.readCount });
+}
+
 // One row per function (the first measurement; later ones of the same label are averaged in).
 const dims = ["runtime", "readCount", "readLength", "writeCount", "writeLength"];
 const byLabel = new Map();
@@ -103,7 +115,7 @@ for (const r of table) r.vs_baseline = r.cost.runtime / baseline.cost.runtime;
 const batch = table.find((r) => r.function === "create-jobs (50 chunks)");
 
 if (asJson) {
-  log(JSON.stringify({ block_limit: limit, functions: table }, null, 2));
+  log(JSON.stringify({ block_limit: limit, functions: table, get_providers_reads: readOnly }, null, 2));
 } else {
   const pct = (x) => `${(x * 100).toFixed(3)}%`.padStart(9);
   log(`Block limit: runtime ${limit.runtime}, read_count ${limit.readCount}, read_length ${limit.readLength}, ` +
@@ -115,6 +127,8 @@ if (asJson) {
         `${pct(r.share.writeCount)} ${pct(r.share.writeLength)} ${r.vs_baseline.toFixed(1).padStart(18)}x`);
   }
   log(`baseline: set-availability (runtime ${baseline.cost.runtime})`);
+  log(`get-providers reads: ${readOnly.map((r) => `${r.n} indices ${r.reads}`).join(", ")} ` +
+      "(a node's read-only call limit bounds this; stacks-core's default is 30 reads)");
   log(`create-jobs with 50 chunks uses at most ${(batch.max_share * 100).toFixed(2)}% of any block-limit dimension: ` +
       `${batch.max_share < 0.5 ? "fits well inside one block" : "DOES NOT fit comfortably in a block"}`);
 }

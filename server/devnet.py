@@ -37,7 +37,7 @@ class Devnet:
 
     def __init__(self, port: int = 0, state_dir: str | Path | None = None, reset: bool = False,
                  host: str = "127.0.0.1", startup_timeout: float = 120.0, log_to: str | Path | None = None,
-                 block_time: float = 0.0):
+                 block_time: float = 0.0, read_only_reads: int = 0):
         self.port = port
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.reset = reset
@@ -45,6 +45,7 @@ class Devnet:
         self.startup_timeout = startup_timeout
         self.log_to = log_to  # None: a temporary file, shown when the start fails; "-": our stderr
         self.block_time = block_time  # seconds between blocks; 0 mines each transaction as it arrives
+        self.read_only_reads = read_only_reads  # most reads per read-only call, as a node limits them; 0: any
         self.url: str | None = None
         self._process: subprocess.Popen | None = None
         self._log_file = None
@@ -133,6 +134,8 @@ class Devnet:
         command = [node, str(SERVER_SCRIPT), "--port", str(self.port), "--host", self.host]
         if self.block_time:
             command += ["--block-time", str(self.block_time)]
+        if self.read_only_reads:
+            command += ["--read-only-reads", str(self.read_only_reads)]
         if self.state_dir is not None:
             command += ["--state", str(self.state_dir)]
             if self.reset:
@@ -205,6 +208,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--block-time", type=float, default=0.0, metavar="SECONDS",
                         help="mine a block every SECONDS (transactions stay pending until then, as on testnet); "
                              "default 0 mines each transaction at once")
+    parser.add_argument("--read-only-reads", type=int, default=0, metavar="N",
+                        help="refuse read-only calls making more than N reads, as a node's "
+                             "read_only_call_limit_read_count does (default 0: no limit)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -214,8 +220,12 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.block_time <= 3600:
         print(f"error: --block-time must be 0 to 3600 seconds, got {args.block_time:g}", file=sys.stderr)
         return 2
+    if args.read_only_reads < 0:
+        print(f"error: --read-only-reads must be 0 (no limit) or more, got {args.read_only_reads}", file=sys.stderr)
+        return 2
     devnet = Devnet(port=args.port, host=args.host, state_dir=None if args.memory else args.state,
-                    reset=args.reset, log_to="-", block_time=args.block_time)
+                    reset=args.reset, log_to="-", block_time=args.block_time,
+                    read_only_reads=args.read_only_reads)
     try:
         devnet.start()
     except DevnetError as e:

@@ -254,5 +254,35 @@ def test_preflight_lists_problems_for_an_unsaved_scene(ui, fresh_session):
     assert "The scene is not saved: save the .blend, then submit" in " ".join(layout.texts())
 
 
+
+def test_quote_shows_the_reward_the_chains_providers_imply(ui, fresh_session):
+    """Quote Providers runs the submit planner over the providers listed from a real local chain."""
+    from addon.farm.contract import RenderFarm
+    from addon.stacks.api import StacksClient
+    from server.devnet import Devnet
+    from tests.farm_world import World
+
+    with Devnet() as devnet, StacksClient("devnet", api_url=devnet.url) as client:
+        deployer = next(a for a in devnet.accounts() if a["name"] == "deployer")
+        farm = RenderFarm(client, f"{deployer['address']}.render-farm")
+        world = World(devnet, farm)
+        providers = [world.provider(gpu_count=1, price=price) for price in (3, 5)]
+        prefs = bpy.context.preferences.addons[PACKAGE].preferences
+        saved = (prefs.network, prefs.node_url, prefs.contract_id)
+        prefs.network, prefs.node_url, prefs.contract_id = "local", devnet.url, farm.contract_id
+        settings = bpy.context.scene.render_farm
+        settings.use_scene_range, settings.frame_start, settings.frame_end = False, 1, 4
+        settings.chunk_size, settings.providers, settings.reward_stx = 2, 2, 0.0
+        try:
+            assert bpy.ops.render_farm.quote() == {"FINISHED"}
+        finally:
+            prefs.network, prefs.node_url, prefs.contract_id = saved
+    reward, spread = fresh_session.quote
+    assert reward.startswith("Reward ") and "2 chunk(s) (at the providers' prices)" in reward
+    assert spread.startswith("on 2 provider(s)")  # one free GPU each: one chunk each
+    assert float(reward.split()[1]) > 0 and len(providers) == 2
+    assert reward in " ".join(draw(ui, "RENDERFARM_PT_sidebar").texts())
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))

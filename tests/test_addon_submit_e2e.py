@@ -1,5 +1,7 @@
 """The headless submit the issue asks for: `python -m addon submit … --wait` against a local chain that
-mines a block every second, a relay and two provider agents, 8 frames in 2 chunks on 2 providers.
+mines a block every second, a relay and two provider agents, 8 frames in 2 chunks on 2 providers. No
+provider and no reward is given: the providers are found on chain and each chunk pays its provider's
+price for the estimate's complexity.
 
 The frames written match a direct render of the same frames, the artist's .blend is byte-identical
 afterwards, and the job list and the wallet's transaction journal hold what was done.
@@ -14,7 +16,9 @@ import pytest
 
 from addon.farm import keystore
 from addon.farm.contract import JobStatus, RenderFarm
+from addon.farm.estimate import CHUNK_STARTUP_SECONDS
 from addon.farm.job_list import JobList
+from addon.farm.planning import list_providers
 from addon.farm.tx_journal import TxJournal
 from addon.stacks.api import StacksClient
 from server.devnet import Devnet
@@ -66,20 +70,26 @@ def test_headless_submit_wait_renders_8_frames_on_2_providers(slow_world, tmp_pa
             AgentThread(agent_config(devnet, farm, tmp_path / "agent-b"), providers[1].private_key) as b:
         a.wait_for("ready", timeout=90)
         b.wait_for("ready", timeout=90)
-        result = cli("submit", str(scene), "--frames", "1-8", "--chunk", "4", "--providers", "2", "--reward", "4",
-                     "--provider", providers[0].address, "--provider", providers[1].address, "--out", str(out),
-                     "--wait", "--timeout", "400", *connection, env=env)
+        assert {p.address for p in list_providers(farm)} == {p.address for p in providers}  # only the agents
+        result = cli("submit", str(scene), "--frames", "1-8", "--chunk", "4", "--providers", "2", "--max-cost", "1",
+                     "--out", str(out), "--wait", "--timeout", "400", *connection, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     assert "all frames written (2 chunks)" in result.stdout
-    # No --complexity: each chunk's complexity is the estimate's (feature model), 4 frames' worth.
-    per_frame = int(result.stdout.split("estimate: about ")[1].split()[0])
+    # The plan was shown before sending: the providers' price, not a lump.
+    assert "at its provider's price" in result.stderr, result.stderr[-3000:]
+    # No --complexity: each chunk's complexity is the estimate's (feature model: 4 frames' work plus the
+    # chunk's start-up), and without --reward its reward is that complexity at the provider's price.
+    per_frame = float(result.stdout.split("estimate: about ")[1].split()[0])
 
     records = JobList(home).records(farm.contract_id)
     assert len(records) == 2 and {r.provider for r in records} == {p.address for p in providers}
     assert all(r.downloaded for r in records)
     assert [(r.frame_start, r.frame_end) for r in sorted(records, key=lambda r: r.frame_start)] == [(1, 4), (5, 8)]
     assert all(farm.get_job(r.job_id).status == JobStatus.COMPLETED for r in records)
-    assert [farm.get_job(r.job_id).complexity for r in records] == [4 * per_frame, 4 * per_frame]
+    for record in records:
+        job = farm.get_job(record.job_id)
+        assert job.complexity == pytest.approx(4 * per_frame + CHUNK_STARTUP_SECONDS, abs=1)
+        assert job.reward == record.reward == job.complexity * farm.get_provider(job.provider).price_per_unit
     journal = TxJournal(home / "transactions.sqlite3")
     functions = [e.function for e in journal.entries()]
     assert functions.count("create-jobs") == 1 and functions.count("approve-result") == 2
@@ -99,10 +109,9 @@ def test_headless_submit_wait_renders_8_frames_on_2_providers(slow_world, tmp_pa
 
 def test_submit_refuses_bad_input_clearly(tmp_path):
     env = dict(os.environ, RENDER_FARM_HOME=str(tmp_path))
-    no_provider = cli("submit", "missing.blend", "--reward", "1", env=env, timeout=60)
-    assert no_provider.returncode == 2 and "--provider ADDRESS" in no_provider.stderr
-    no_wallet = cli("submit", "missing.blend", "--reward", "1", "--provider", "ST000000000000000000002AMW42H",
-                    env=env, timeout=60)
+    no_reward = cli("submit", "missing.blend", "--reward", "0", env=env, timeout=60)
+    assert no_reward.returncode == 2 and "must be above 0 STX" in no_reward.stderr
+    no_wallet = cli("submit", "missing.blend", env=env, timeout=60)
     assert no_wallet.returncode == 2 and "no key file" in no_wallet.stderr
 
 

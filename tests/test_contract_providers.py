@@ -105,3 +105,68 @@ def test_deregister_returns_the_bond_and_keeps_the_record(world, farm):
     farm.register_provider(provider.private_key, gpu_count=1, gpu_memory=1, benchmark_score=1, price_per_unit=0,
                            bond=BOND)
     assert farm.get_provider(provider.address).registered
+
+
+# ---- the provider index: listing the market from the chain ----------------------------------------
+
+
+def indexed(farm) -> list:
+    """Every entry of the index, read 50 at a time with get-providers."""
+    count = farm.get_provider_index_count()
+    entries = []
+    for start in range(0, count, 50):
+        entries.extend(farm.get_providers(list(range(start, min(count, start + 50)))))
+    return entries
+
+
+def test_the_index_lists_each_principal_once_in_order_of_first_registration(world, farm):
+    before = farm.get_provider_index_count()
+    first, second = world.provider(gpu_count=3, price=4), world.provider(benchmark=250)
+    assert farm.get_provider_index_count() == before + 2
+    at_first, at_second = farm.get_provider_at(before), farm.get_provider_at(before + 1)
+    assert (at_first.address, at_first.gpu_count, at_first.price_per_unit) == (first.address, 3, 4)
+    assert at_first == farm.get_provider(first.address)  # the same record get-provider returns
+    assert (at_second.address, at_second.benchmark_score) == (second.address, 250)
+    assert farm.get_provider_at(farm.get_provider_index_count()) is None  # past the end
+
+    # Leaving keeps the entry (marked unregistered); coming back does not append it again.
+    farm.deregister_provider(first.private_key)
+    assert farm.get_provider_at(before).registered is False
+    farm.register_provider(first.private_key, gpu_count=1, gpu_memory=1, benchmark_score=1, price_per_unit=9,
+                           bond=BOND)
+    assert farm.get_provider_index_count() == before + 2
+    again = farm.get_provider_at(before)
+    assert (again.address, again.registered, again.price_per_unit) == (first.address, True, 9)
+    # A failed registration (here: bond too low) indexes nobody.
+    newcomer = world.account()
+    with pytest.raises(E.BondTooLow):
+        farm.register_provider(newcomer.private_key, gpu_count=1, gpu_memory=1, benchmark_score=1, price_per_unit=0,
+                               bond=1)
+    assert farm.get_provider_index_count() == before + 2
+
+
+def test_get_providers_reads_a_batch_with_none_past_the_end(world, farm):
+    world.provider()
+    count = farm.get_provider_index_count()
+    batch = farm.get_providers([count - 1, count, count + 7, 0])
+    assert batch[0] == farm.get_provider_at(count - 1) and batch[1:3] == [None, None]
+    assert batch[3] == farm.get_provider_at(0)
+    assert farm.get_providers([]) == []
+    with pytest.raises(ValueError, match="at most 50"):
+        farm.get_providers(list(range(51)))
+
+
+def test_the_index_is_dense_and_holds_each_principal_once(world, farm):
+    """Properties over the whole chain so far (every test's providers): indices 0..count-1 all resolve,
+    no principal twice, every principal ever registered appears, and the registered ones are exactly
+    get-platform-stats' provider count."""
+    mine = [world.provider() for _ in range(3)]
+    farm.deregister_provider(mine[1].private_key)
+    farm.register_provider(mine[1].private_key, gpu_count=1, gpu_memory=1, benchmark_score=1, price_per_unit=0,
+                           bond=BOND)
+    entries = indexed(farm)
+    assert len(entries) == farm.get_provider_index_count() and None not in entries
+    addresses = [p.address for p in entries]
+    assert len(set(addresses)) == len(addresses)
+    assert {a.address for a in mine} <= set(addresses)
+    assert sum(p.registered for p in entries) == farm.get_platform_stats().providers

@@ -197,3 +197,25 @@ def test_probe_renders_the_scenes_own_frames(scenes):
     assert [f.frame for f in result.frames] == frames and result.frames[0].low_seconds > 0
     assert all(f.seconds > 0 for f in result.frames)
     assert dataclasses.asdict(e.estimate_scene(s, probe=result))["source"] == "probe"
+
+
+def test_command_quotes_the_chains_providers(scenes, capsys, world, farm):
+    """--from-chain: the submit planner over the providers registered on the local chain, no wallet."""
+    for price in (2, 3):
+        world.provider(gpu_count=2, price=price, benchmark=300)
+    code, _ = _cli(scenes["long_animation"], "--from-chain", "--providers", "2", "--json",
+                   "--network", "local", "--node", farm.client.network.api_url, "--contract", farm.contract_id)
+    assert code == 0, capsys.readouterr().err
+    result = json.loads(capsys.readouterr().out)["estimate"]
+    assert result["source"] == "features"
+    covered = [f for c in result["chunks"] for f in range(c["frame_start"], c["frame_end"] + 1)]
+    assert covered == list(range(1, 41))  # one chunk per free GPU of the chosen providers, in order
+    chosen = {c["provider"] for c in result["chunks"]}
+    assert len(chosen) <= 2
+    for c in result["chunks"]:  # every chunk at its chain provider's price, within its free GPUs
+        provider = farm.get_provider(c["provider"])
+        assert provider.registered and provider.available
+        assert c["reward"] == max(1, c["complexity"] * provider.price_per_unit)
+    assert result["cost_micro_stx"] == sum(c["reward"] for c in result["chunks"])
+    bad = _cli(scenes["tiny"], "--from-chain", "--provider", "100:1", "--network", "local")[0]
+    assert bad == 2 and "not both" in capsys.readouterr().err

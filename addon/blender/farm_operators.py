@@ -47,16 +47,32 @@ def candidates_of(settings) -> list[str]:
     return [a.strip() for a in settings.pinned.split(",") if a.strip()]
 
 
+def terms_of(context) -> Terms:
+    """The artist's terms for the open scene, with the estimate's per-frame costs (read on the UI thread)."""
+    from ..farm.estimate import scene_seconds
+    from ..farm.planning import uniform_seconds
+    from .scene_stats import scene_stats
+
+    settings, scene = context.scene.render_farm, context.scene
+    first, last = settings.frame_range(scene)
+    frames = FrameRange(first, last)
+    if settings.complexity_override:
+        seconds, once = uniform_seconds(frames, settings.complexity_per_frame), 0.0
+    else:
+        seconds, _, once = scene_seconds(scene_stats(scene, frame_start=first, frame_end=last))
+    return Terms(requester=SESSION.address or "", frames=frames, frame_seconds=tuple(seconds),
+                 max_providers=settings.providers, chunk_size=settings.chunk_size,
+                 reward=settings.reward_micro_stx(), max_cost=settings.max_cost_micro_stx(), once_seconds=once,
+                 min_reputation=settings.min_reputation, pinned=tuple(candidates_of(settings)),
+                 excluded=tuple(a.strip() for a in settings.excluded.split(",") if a.strip()))
+
+
 def submission_args(context, planned) -> tuple:
     """The arguments of farm_tasks.submit for the open scene and its package plan (read on the UI thread)."""
     settings, scene = context.scene.render_farm, context.scene
     first, last = settings.frame_range(scene)
     candidates = candidates_of(settings)
-    terms = Terms(requester=SESSION.address, frames=FrameRange(first, last), chunk_size=settings.chunk_size,
-                  max_providers=settings.providers, reward=settings.reward_micro_stx(),
-                  complexity_per_frame=settings.complexity_per_frame, min_reputation=settings.min_reputation,
-                  pinned=tuple(candidates),
-                  excluded=tuple(a.strip() for a in settings.excluded.split(",") if a.strip()))
+    terms = terms_of(context)
     render = scene.render
     sent = RenderSettings(engine=render.engine, file_format=render.image_settings.file_format,
                           resolution_x=render.resolution_x, resolution_y=render.resolution_y,
@@ -120,13 +136,38 @@ class RENDERFARM_OT_submit(bpy.types.Operator):
         return ready(cls, context)
 
     def execute(self, context):
-        if not candidates_of(context.scene.render_farm):
-            self.report({"ERROR"}, "Give provider addresses under Pin (the chain keeps no list of providers yet)")
-            return {"CANCELLED"}
+        from ..farm.estimate import EstimateError
+
         planned = scene_plan(self, context)
         if planned is None:
             return {"CANCELLED"}
-        return run_task(self, "Submitting", farm_tasks.submit, *submission_args(context, planned))
+        try:
+            args = submission_args(context, planned)
+        except EstimateError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        return run_task(self, "Submitting", farm_tasks.submit, *args)
+
+
+class RENDERFARM_OT_quote(bpy.types.Operator):
+    """Plan the chunks against the providers on chain: the reward and cost the estimate implies (nothing is sent)"""
+    bl_idname = "render_farm.quote"
+    bl_label = "Quote Providers"
+
+    @classmethod
+    def poll(cls, context):
+        return needs_network(cls, context)
+
+    def execute(self, context):
+        from ..farm.estimate import EstimateError
+
+        try:
+            terms = terms_of(context)
+        except EstimateError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        return run_task(self, "Quoting the providers", farm_tasks.quote, endpoints(preferences(context)), terms,
+                        candidates_of(context.scene.render_farm))
 
 
 class RENDERFARM_OT_refresh_jobs(bpy.types.Operator):
@@ -187,5 +228,6 @@ class RENDERFARM_OT_download(bpy.types.Operator):
                         endpoints(preferences(context)), SESSION.private_key(), self.job_id)
 
 
-classes = (RENDERFARM_OT_check_scene, RENDERFARM_OT_estimate, RENDERFARM_OT_submit, RENDERFARM_OT_refresh_jobs,
+classes = (RENDERFARM_OT_check_scene, RENDERFARM_OT_estimate, RENDERFARM_OT_quote, RENDERFARM_OT_submit,
+           RENDERFARM_OT_refresh_jobs,
            RENDERFARM_OT_job_action, RENDERFARM_OT_download)

@@ -62,8 +62,12 @@ def load(emit, home: Path, endpoints: Endpoints) -> str:
 
 
 def _forward(emit, task: str):
+    from ..farm.events import Planned
+
     def on_event(event) -> None:
-        if isinstance(event, UploadProgress):
+        if isinstance(event, Planned):  # the plan being submitted, shown in the estimate box
+            emit(m.QuoteChanged(quote_lines(event.estimate, event.priced)))
+        elif isinstance(event, UploadProgress):
             emit(m.TaskProgress(task, event.done, event.total, f"uploading {event.done / 1e6:.1f} MB"))
         elif isinstance(event, RenderProgress):
             emit(m.TaskProgress(task, event.frames_done, event.frames_total, f"job {event.job_id} rendering"))
@@ -92,8 +96,32 @@ def refresh(emit, home: Path, endpoints: Endpoints, private_key: str) -> str:
     return ""
 
 
+def quote_lines(result, priced: bool) -> tuple[str, ...]:
+    """The estimate box's lines for a plan: the reward it implies, the providers, the wall time."""
+    providers = {c.provider for c in result.chunks}
+    how = "at the providers' prices" if priced else "your reward, split by frames"
+    return (f"Reward {result.cost_micro_stx / 1e6:g} STX for {len(result.chunks)} chunk(s) ({how})",
+            f"on {len(providers)} provider(s), about {result.wall_seconds / 60:.1f} min in parallel")
+
+
+def quote(emit, endpoints: Endpoints, terms, named: list[str]) -> str:
+    """Plan against the providers on chain (no wallet, nothing sent): the reward the estimate implies."""
+    from ..farm.contract import RenderFarm
+    from ..farm.planning import candidates, plan
+
+    emit(m.QuoteChanged(()))
+    endpoints.require()
+    with endpoints.client() as client:
+        farm = RenderFarm(client, endpoints.contract_id)
+        result = plan(farm, candidates(farm, named, terms), terms, check=False)
+    lines = quote_lines(result, terms.reward is None)
+    emit(m.QuoteChanged(lines))
+    return lines[0]
+
+
 def submit(emit, home: Path, endpoints: Endpoints, private_key: str, planned, package_dir: str, blender_version: str,
            terms, candidates: list[str], render, name: str, output: str) -> str:
+    """Pack, then plan with the one planner (addon.farm.planning, via submit_package) and submit."""
     from ..farm.submit import submit_package
     from .pack import write_planned
 

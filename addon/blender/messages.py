@@ -91,3 +91,9 @@ class PendingTx:
 @dataclass(frozen=True)
 class PendingChanged:
     pending: tuple[PendingTx, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class QuoteChanged:
+    """The planner's quote against the chain's providers, as lines for the estimate box."""
+    lines: tuple[str, ...] = ()

@@ -105,15 +105,21 @@ def draw_settings(box, scene) -> None:
     box.prop(settings, "providers")
     box.prop(settings, "min_reputation")
     row = box.row(align=True)
-    row.prop(settings, "complexity_per_frame")
+    row.prop(settings, "complexity_override", text="")
+    sub = row.row(align=True)
+    sub.enabled = settings.complexity_override
+    sub.prop(settings, "complexity_per_frame")
     row.operator("render_farm.estimate", text="", icon="TIME")
     for line in SESSION.estimate:
         box.label(text=line)
-    box.prop(settings, "reward_stx")
-    frames = settings.frame_range(scene)
-    total = max(0, frames[1] - frames[0] + 1) * settings.complexity_per_frame
-    box.label(text=f"{stx(settings.reward_micro_stx())} offered for {total / 3600:.2f} reference-hours: a provider "
-                   "takes it if that pays its price per second", icon="INFO")
+    row = box.row(align=True)
+    row.prop(settings, "reward_stx")
+    row.operator("render_farm.quote", text="", icon="FUND")
+    box.prop(settings, "max_cost_stx")
+    if settings.reward_micro_stx() is None:
+        box.label(text="Reward 0: each chunk pays its provider's price for the estimate", icon="INFO")
+    for line in SESSION.quote:  # what the planner made of the chain's providers (Quote, or the last Submit)
+        box.label(text=line)
     col = box.column(align=True)
     col.prop(settings, "pinned")
     col.prop(settings, "excluded")

@@ -17,13 +17,20 @@ class RenderFarmSceneSettings(bpy.types.PropertyGroup):
                                      description="At most this many providers render the chunks")
     min_reputation: bpy.props.IntProperty(name="Min Reputation", default=0, min=0, max=100,
                                           description="Only providers with at least this reputation")
-    reward_stx: bpy.props.FloatProperty(name="Reward (STX)", default=1.0, min=0.0, precision=6,
-                                        description="Total STX escrowed for the whole job, split over its chunks")
+    reward_stx: bpy.props.FloatProperty(name="Reward (STX)", default=0.0, min=0.0, precision=6,
+                                        description="Total STX escrowed for the whole job, split over its chunks by "
+                                                    "frames; 0: each chunk pays its provider's price for the "
+                                                    "estimate (the least the contract accepts)")
+    max_cost_stx: bpy.props.FloatProperty(name="Max Cost (STX)", default=0.0, min=0.0, precision=6,
+                                          description="Refuse to submit a plan that costs more; 0: no limit")
+    complexity_override: bpy.props.BoolProperty(name="Override the Estimate", default=False,
+                                                description="Use Seconds per Frame for every frame instead of the "
+                                                            "estimate's per-frame costs")
     complexity_per_frame: bpy.props.IntProperty(name="Seconds per Frame", default=60, min=1,
                                                 description="Render time of one frame on the reference machine "
                                                             "(what the estimate gives)")
-    pinned: bpy.props.StringProperty(name="Providers", description="Provider addresses to use, comma-separated "
-                                     "(the chain keeps no list of providers yet)")
+    pinned: bpy.props.StringProperty(name="Providers", description="Provider addresses to consider only, "
+                                     "comma-separated; empty: every provider on chain")
     excluded: bpy.props.StringProperty(name="Exclude", description="Provider addresses never to use")
 
     def frame_range(self, scene) -> tuple[int, int]:
@@ -33,8 +40,12 @@ class RenderFarmSceneSettings(bpy.types.PropertyGroup):
         start, end = self.frame_range(scene)
         return max(0, -(-(end - start + 1) // self.chunk_size))
 
-    def reward_micro_stx(self) -> int:
-        return round(self.reward_stx * 1_000_000)
+    def reward_micro_stx(self) -> int | None:
+        """The lump reward, or None: each chunk at its provider's price."""
+        return round(self.reward_stx * 1_000_000) or None
+
+    def max_cost_micro_stx(self) -> int | None:
+        return round(self.max_cost_stx * 1_000_000) or None
 
 
 classes = (RenderFarmSceneSettings,)

@@ -26,6 +26,7 @@ class Session:
     jobs: tuple[m.JobView, ...] = ()
     pending: tuple[m.PendingTx, ...] = ()
     estimate: tuple[str, ...] = ()  # the last estimate, as lines for the panel
+    quote: tuple[str, ...] = ()  # the last quote against the chain's providers (reward, cost, wall time)
     problems: tuple[tuple[str, str], ...] = ()  # the last pre-flight: (severity, what to do)
     backup_words: str = field(default="", repr=False)  # a new wallet's words until the artist confirms
     reports: list[tuple[str, str]] = field(default_factory=list)  # ({'INFO'|'ERROR'}, text) not yet shown
@@ -74,6 +75,8 @@ class Session:
         elif isinstance(message, m.WalletUnlocked):
             if message.address == self.address:
                 self._private_key = message.private_key
+        elif isinstance(message, m.QuoteChanged):
+            self.quote = message.lines
         elif isinstance(message, m.BackupWords):
             self.backup_words = message.words
         elif isinstance(message, m.BalanceRead):

@@ -3,8 +3,10 @@
 Reads the .blend in a background Blender with scripts off (never saving it), predicts each frame's
 cost in reference-seconds (100-score machine seconds) from the scene's features, or with --probe from
 timed low-resolution renders of a few of its frames, and, given providers' benchmark scores and prices
-(--provider), plans the chunks: complexity, reward, estimated duration and render deadline for the
-chain, predicted wall time with the chunks in parallel, and the STX cost.
+(--provider) or with --from-chain the providers registered on the chain (no wallet needed), plans the
+chunks with the same planner `submit` uses: complexity, reward (the provider's price), estimated
+duration and render deadline for the chain, predicted wall time with the chunks in parallel, and the
+STX cost.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import sys
 
 from ..farm import estimate as model
 from ..farm.blend_stats import parse_frames, read_blend_stats
-
-MICRO = 1_000_000
+from ..farm.errors import FarmError
+from . import common
+from .plan_display import duration as _duration
+from .plan_display import show_chunks
 
 
 def _provider(text: str) -> model.ProviderQuote:
@@ -48,7 +52,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"the chain's render deadline is {model.RENDER_TIME_FACTOR} x that")
     parser.add_argument("--chunks", type=int, default=0, metavar="N",
                         help="chunks to split into (default: one per GPU)")
+    parser.add_argument("--chunk", type=int, default=0, metavar="FRAMES",
+                        help="frames per chunk instead of --chunks (as `submit --chunk`)")
     parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    chain = parser.add_argument_group("quoting the chain's providers (--from-chain)")
+    chain.add_argument("--from-chain", action="store_true",
+                       help="quote against the providers registered on chain (their scores, prices, free GPUs)")
+    chain.add_argument("--providers", type=int, default=2, metavar="N",
+                       help="with --from-chain: at most N providers, the cheapest acceptable (default 2, as submit)")
+    chain.add_argument("--min-reputation", type=int, default=0, metavar="N", help="with --from-chain: minimum "
+                       "provider reputation")
+    common.add_connection_arguments(parser)
 
 
 def run(args) -> int:
@@ -62,17 +76,50 @@ def run(args) -> int:
         probe = None
         if args.probe:
             probe = _probe(args, stats, err)
-        result = model.estimate_scene(stats, tuple(args.provider), safety_factor=args.safety_factor, probe=probe,
-                                      chunks=args.chunks)
+        if args.chunks < 0 or args.chunk < 0 or (args.chunks and args.chunk):
+            raise model.EstimateError("give either --chunks N or --chunk FRAMES, not negative")
+        if args.from_chain:
+            result = _from_chain(args, stats, probe)
+        else:
+            result = model.estimate_scene(stats, tuple(args.provider), safety_factor=args.safety_factor,
+                                          probe=probe, chunks=args.chunks, chunk_size=args.chunk)
     except model.EstimateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except FarmError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps({"scene": args.scene, "stats": dataclasses.asdict(stats),
                           "estimate": dataclasses.asdict(result)}, indent=1))
     else:
         _show(result, stats, Console())
     return 0
+
+
+def _from_chain(args, stats, probe) -> model.Estimate:
+    """The submit planner over every provider on chain, without a wallet and without check-assignment."""
+    from ..farm.connection import ConnectionSettingsError, Endpoints
+    from ..farm.contract import RenderFarm
+    from ..farm.manifest import FrameRange
+    from ..farm.planning import Terms, list_providers, plan
+
+    if args.provider:
+        raise model.EstimateError("give either --provider quotes or --from-chain, not both")
+    try:
+        endpoints = Endpoints.resolve(args.network, args.node, "", args.contract)
+    except ConnectionSettingsError as exc:
+        raise model.EstimateError(str(exc)) from exc
+    if not endpoints.node_url or not endpoints.contract_id:
+        raise model.EstimateError(f"no node URL or contract id for {args.network}: pass --node and --contract")
+    seconds, source, once = model.scene_seconds(stats, probe)
+    terms = Terms(requester="", frames=FrameRange(stats.frame_start, stats.frame_end, stats.frame_step),
+                  frame_seconds=tuple(seconds), max_providers=args.providers, chunk_size=args.chunk,
+                  chunks=args.chunks, once_seconds=once, safety_factor=args.safety_factor,
+                  min_reputation=args.min_reputation)
+    with endpoints.client() as client:
+        farm = RenderFarm(client, endpoints.contract_id)
+        return dataclasses.replace(plan(farm, list_providers(farm), terms, check=False), source=source)
 
 
 def _probe(args, stats, err) -> model.ProbeResult:
@@ -92,15 +139,7 @@ def _probe(args, stats, err) -> model.ProbeResult:
         return run_probe(args.scene, stats, score)
 
 
-def _duration(seconds: float) -> str:
-    hours, rest = divmod(round(seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
-
-
 def _show(result: model.Estimate, stats: model.SceneStats, console) -> None:
-    from rich.table import Table
-
     frames = len(result.frame_seconds)
     console.print(f"{stats.engine}, {stats.pixels} px, {stats.samples} samples, {frames} frames "
                   f"({stats.frame_start}-{stats.frame_end}); estimate from {result.source}")
@@ -108,17 +147,6 @@ def _show(result: model.Estimate, stats: model.SceneStats, console) -> None:
                   f"{result.total_reference_seconds:.1f} reference-s ({_duration(result.total_reference_seconds)} on "
                   f"the 100-score reference); complexity {result.complexity}")
     if result.chunks:
-        table = Table(title=f"chunks (safety factor {result.safety_factor:g}: estimated duration = predicted x "
-                            f"{result.safety_factor:g}, render deadline = {model.RENDER_TIME_FACTOR} x that)")
-        for column in ("frames", "provider", "complexity", "predicted", "estimated duration", "render deadline",
-                       "reward STX"):
-            table.add_column(column)
-        for c in result.chunks:
-            table.add_row(f"{c.frame_start}-{c.frame_end}", c.provider, str(c.complexity),
-                          _duration(c.predicted_seconds), _duration(c.estimated_duration),
-                          _duration(c.render_deadline_seconds), f"{c.reward / MICRO:g}")
-        console.print(table)
-        console.print(f"wall time {_duration(result.wall_seconds)} with chunks in parallel; cost "
-                      f"{result.cost_micro_stx / MICRO:g} STX")
+        show_chunks(result, console)
     for note in result.notes:
         console.print(f"note: {note}")

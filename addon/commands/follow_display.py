@@ -39,6 +39,10 @@ class EventPrinter:
                 self.upload = None
             console.print(f"uploaded {event.blobs_uploaded} of {event.blobs_total} blobs "
                           f"({event.bytes_uploaded:,} bytes; the relay had the rest)")
+        elif isinstance(event, events.Planned):
+            from .plan_display import show_chunks
+
+            show_chunks(event.estimate, console, priced=event.priced)
         elif isinstance(event, events.TransactionSent):
             console.print(f"[green]mined[/] {event.function} {', '.join(map(str, event.job_ids))}")
 

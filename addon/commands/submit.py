@@ -1,10 +1,13 @@
 """Pack a scene, pick providers, create its chunks on chain and upload it; with --wait, follow it to the frames.
 
 Opens SCENE.blend without running its scripts (the file is only read), pre-flights and packs it,
-reads the candidate providers (--provider, repeatable: the chain has no list of providers) and keeps
-those the contract would accept, splits --frames into chunks of --chunk frames over at most
---providers of them, escrows --reward STX in one create-jobs transaction and stores each chunk's
-sealed scene manifest on the relay. The chunks are kept in the job list (see `status`).
+estimates each frame's cost from the scene's features (or takes --complexity), lists the providers
+on chain (or reads only those given with --provider) and keeps those the contract would accept,
+splits --frames into chunks of --chunk frames over at most --providers of them (faster ones take
+more), and prints the plan. Each chunk's reward is its price on its provider (complexity x price per
+unit, the least the contract accepts; --max-cost caps the total), or with --reward a lump of STX split
+by frame count. One create-jobs transaction escrows the rewards, then each chunk's sealed scene
+manifest is stored on the relay. The chunks are kept in the job list (see `status`).
 
 With --wait it shows a progress bar until every chunk's frames are on disk: a complete result is
 approved once its previews open (an incomplete one is rejected), and the frames are decrypted,
@@ -28,11 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk", type=int, default=12, metavar="N", help="frames per chunk (default 12)")
     parser.add_argument("--providers", type=int, default=2, metavar="N", help="at most N providers (default 2)")
     parser.add_argument("--provider", action="append", default=[], metavar="ADDRESS",
-                        help="a candidate provider (repeatable); the best acceptable ones are used")
+                        help="consider only these providers (repeatable; default: every provider on chain)")
     parser.add_argument("--pin", action="append", default=[], metavar="ADDRESS", help="prefer this provider")
     parser.add_argument("--exclude", action="append", default=[], metavar="ADDRESS", help="never use this provider")
     parser.add_argument("--min-reputation", type=int, default=0, metavar="N", help="minimum provider reputation")
-    parser.add_argument("--reward", type=float, required=True, metavar="STX", help="STX escrowed for all frames")
+    parser.add_argument("--reward", type=float, metavar="STX",
+                        help="STX escrowed for all frames, split by frame count (default: each chunk at its "
+                             "provider's price)")
+    parser.add_argument("--max-cost", type=float, metavar="STX", help="refuse a plan that costs more than this")
     parser.add_argument("--complexity", type=int, metavar="S",
                         help="reference-seconds per frame (default: the estimate's feature model of the scene)")
     parser.add_argument("--out", metavar="DIR", help="write the frames here (default: the scene's output path)")
@@ -47,10 +53,12 @@ def run(args: argparse.Namespace) -> int:
     from ..farm.job_list import JobList
     from ..farm.package import PackageError, parse_frames
 
-    if args.chunk < 1 or args.providers < 1 or args.reward <= 0:
-        return common.fail("--chunk and --providers must be at least 1 and --reward above 0", 2)
-    if not args.provider and not args.pin:
-        return common.fail("give candidate providers with --provider ADDRESS (the chain keeps no list of them)", 2)
+    if args.chunk < 1 or args.providers < 1:
+        return common.fail("--chunk and --providers must be at least 1", 2)
+    if (args.reward is not None and args.reward <= 0) or (args.max_cost is not None and args.max_cost <= 0):
+        return common.fail("--reward and --max-cost must be above 0 STX", 2)
+    if args.complexity is not None and args.complexity < 1:
+        return common.fail("--complexity must be at least 1 reference-second per frame", 2)
     try:
         endpoints, home, private_key = common.prepared(args)
         frames = parse_frames(args.frames) if args.frames else None
@@ -81,8 +89,7 @@ def _pack(args, home, frames):
                             resolution_percentage=settings.resolution_percentage)
     extension_for(render.file_format)  # a movie format cannot be split over providers: say so now
     first, last = frames or (scene.frame_start, scene.frame_end)
-    if args.complexity is None:
-        args.complexity = _estimated_complexity(scene, first, last)
+    args.frame_seconds, args.once_seconds = _frame_costs(scene, first, last, args.complexity)
     pattern = bpy.path.abspath(settings.filepath)
     output = os.path.join(os.path.abspath(args.out), os.path.basename(pattern)) if args.out else pattern
     package_dir = args.package_dir or os.path.join(home, "packages", os.path.splitext(os.path.basename(blend))[0])
@@ -96,20 +103,23 @@ def _pack(args, home, frames):
     return result.package, render, first, last, output
 
 
-def _estimated_complexity(scene, first: int, last: int) -> int:
-    """Reference-seconds per frame from the estimate's feature model (addon.farm.estimate), read from the
-    open scene: what each chunk's complexity, the providers' price and the render deadline build on."""
-    import math
-
+def _frame_costs(scene, first: int, last: int, complexity: int | None) -> tuple[tuple[float, ...], float]:
+    """Reference-seconds of each frame and once per chunk, from the estimate's feature model of the open
+    scene (addon.farm.estimate), or --complexity for every frame: what each chunk's complexity, reward
+    and render deadline build on."""
     from ..blender.scene_stats import scene_stats
-    from ..farm.estimate import feature_frame_seconds, validate
+    from ..farm.estimate import scene_seconds
 
-    stats = scene_stats(scene, frame_start=first, frame_end=last)
-    validate(stats)
-    seconds = feature_frame_seconds(stats)
-    per_frame = max(1, math.ceil(sum(seconds) / len(seconds)))
-    print(f"estimate: about {per_frame} reference-seconds per frame (feature model; --complexity overrides)")
-    return per_frame
+    if complexity is not None:
+        return (float(complexity),) * len(range(first, last + 1)), 0.0
+    seconds, _, once = scene_seconds(scene_stats(scene, frame_start=first, frame_end=last))
+    print(f"estimate: about {sum(seconds) / len(seconds):.1f} reference-seconds per frame "
+          "(feature model; --complexity overrides)")
+    return tuple(seconds), once
+
+
+def _micro(stx: float | None) -> int | None:
+    return None if stx is None else round(stx * 1_000_000)
 
 
 def _submit(args, endpoints, home, private_key, package, render, frames, output, job_list, FarmError) -> int:
@@ -123,10 +133,10 @@ def _submit(args, endpoints, home, private_key, package, render, frames, output,
     name = f"{os.path.basename(args.blend)} {frames[0]}-{frames[1]}"
     try:
         with open_requester(endpoints, home, private_key, on_event=printer) as requester:
-            terms = Terms(requester=requester.address, frames=FrameRange(*frames), chunk_size=args.chunk,
-                          max_providers=args.providers, reward=round(args.reward * 1_000_000),
-                          complexity_per_frame=args.complexity, min_reputation=args.min_reputation,
-                          pinned=tuple(args.pin), excluded=tuple(args.exclude))
+            terms = Terms(requester=requester.address, frames=FrameRange(*frames), frame_seconds=args.frame_seconds,
+                          max_providers=args.providers, chunk_size=args.chunk, reward=_micro(args.reward),
+                          max_cost=_micro(args.max_cost), once_seconds=args.once_seconds,
+                          min_reputation=args.min_reputation, pinned=tuple(args.pin), excluded=tuple(args.exclude))
             records = submit_package(requester, package, terms, args.provider, render=render, name=name,
                                      output=output, job_list=job_list)
             for record in records:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 CONTRACT_NAME = "render-farm"
 DEFAULT_FEE = 10_000  # micro-STX; used when the caller gives none and the node has no estimate
+PROVIDER_PAGE = 50  # most indices get-providers takes (its list type's bound)
 
 
 class JobStatus(IntEnum):
@@ -65,6 +66,11 @@ class Provider:
     expired_jobs: int
     total_earned: int
     registered_at: int
+
+
+def _provider_entry(value: c.ClarityValue) -> Provider | None:
+    """An (optional {address, ...provider record}) from get-provider-at / get-providers."""
+    return _from_tuple(Provider, value.value) if isinstance(value, c.Some) else None
 
 
 @dataclass(frozen=True)
@@ -354,6 +360,21 @@ class RenderFarm:
         if not isinstance(value, c.Some):
             return None
         return _from_tuple(Provider, c.Tuple({**value.value.data, "address": c.principal(address)}))
+
+    def get_provider_index_count(self) -> int:
+        """How many principals ever registered (indices 0..count-1 of get_provider_at / get_providers)."""
+        return c.to_python(self._read("get-provider-index-count"))
+
+    def get_provider_at(self, index: int) -> Provider | None:
+        """The provider at `index` in order of first registration (deregistered ones included), or None."""
+        return _provider_entry(self._read("get-provider-at", c.UInt(index)))
+
+    def get_providers(self, indices: list[int]) -> list[Provider | None]:
+        """Up to PROVIDER_PAGE providers by index in one read (None where an index is past the end)."""
+        if len(indices) > PROVIDER_PAGE:
+            raise ValueError(f"get-providers reads at most {PROVIDER_PAGE} indices per call, got {len(indices)}")
+        value = self._read("get-providers", c.List([c.UInt(i) for i in indices]))
+        return [_provider_entry(entry) for entry in value.items]
 
     def get_job(self, job_id: int) -> Job | None:
         value = self._read("get-job", c.UInt(job_id))

@@ -8,7 +8,9 @@ need times the safety factor, and the contract's render deadline is start + 2 x 
 
 Two ways to the per-frame cost: `feature_frame_seconds` (the scene-feature model below, cheap enough to
 run live in the panel) and `probe_frame_seconds` (timed low-resolution renders of a few frames, see
-addon/farm/probe.py). `plan` turns either into chunks, wall time, deadlines and cost. bpy-free.
+addon/farm/probe.py). `cut` and `assign` turn either into chunks, wall time, deadlines and rewards:
+the one chunk planner, used by `plan` (quotes the artist types or the panel shows) and by
+addon/farm/planning.py (the chain's providers, for submitting). bpy-free.
 """
 
 import math
@@ -22,6 +24,7 @@ RENDER_TIME_FACTOR = 2          # render deadline = start + 2 x estimated-durati
 MIN_DURATION = 60               # estimated-duration bounds, seconds
 MAX_DURATION = 604_800
 MAX_BATCH = 100                 # chunks per create-jobs call
+COMPENSATION_PERCENT = 20       # of a chunk's reward, reserved out of its provider's bond while assigned
 
 DEFAULT_SAFETY_FACTOR = 1.5     # estimated-duration = predicted seconds x this (the panel shows it)
 CHUNK_STARTUP_SECONDS = 5.0     # reference-seconds per chunk to start Blender and load the scene
@@ -288,12 +291,20 @@ def _fixed_share_of_change(stats: SceneStats, first: ProbeFrame, later: ProbeFra
 
 @dataclass(frozen=True)
 class ProviderQuote:
-    """A provider as the estimate needs it (from get-provider, or typed in by the user)."""
+    """A provider as the estimate needs it (from the chain's record, or typed in by the user).
+
+    `free_slots` and `free_bond` are the chain's limits right now (gpu-count - active-jobs, bond -
+    bond-reserved): with them each free GPU takes at most one chunk of this batch and the bond must
+    cover every chunk's no-show compensation, as create-jobs requires. Without them (a what-if quote)
+    chunks queue on the provider's GPUs one after another.
+    """
 
     address: str
     benchmark_score: int
     price_per_unit: int     # micro-STX per complexity unit (reference-second)
     gpu_count: int = 1      # chunks it renders at once
+    free_slots: int | None = None
+    free_bond: int | None = None
 
 
 @dataclass(frozen=True)
@@ -306,6 +317,7 @@ class ChunkPlan:
     complexity: int
     reward: int                     # micro-STX
     estimated_duration: int         # seconds, predicted x safety factor, within the chain's bounds
+    frame_step: int = 1
 
     @property
     def render_deadline_seconds(self) -> int:
@@ -336,6 +348,15 @@ class Estimate:
         return self.total_reference_seconds / len(self.frame_seconds)
 
 
+@dataclass(frozen=True)
+class Cut:
+    """One chunk's frames before it has a provider: its work and the complexity the chain is told."""
+
+    frames: range
+    work: float             # reference-seconds of its frames
+    complexity: int         # ceil(work + the per-chunk overhead)
+
+
 def _chunk_ranges(frames: range, count: int) -> list[range]:
     count = max(1, min(count, len(frames)))
     size, extra = divmod(len(frames), count)
@@ -347,68 +368,164 @@ def _chunk_ranges(frames: range, count: int) -> list[range]:
     return out
 
 
-def plan(stats: SceneStats, frame_seconds: list[float], providers: tuple[ProviderQuote, ...] = (), *,
-         source: str = "features", once: float = 0.0, safety_factor: float = DEFAULT_SAFETY_FACTOR,
-         chunks: int = 0) -> Estimate:
-    """Chunks over the providers' GPUs, predicted wall time, chain fields and cost from per-frame costs.
+def cut(frames: range, frame_seconds, *, overhead: float, chunk_size: int = 0, chunks: int = 1) -> list[Cut]:
+    """The frame range in contiguous chunks: of `chunk_size` frames each (the artist's choice), or else
+    `chunks` of about equal length. At most the chain's batch size."""
+    if not frames:
+        raise EstimateError("the frame range holds no frame: set End to Start or later")
+    if len(frame_seconds) != len(frames):
+        raise EstimateError(f"{len(frame_seconds)} frame costs for {len(frames)} frames")
+    if chunk_size < 0 or chunks < 0:
+        raise EstimateError("chunk size and chunk count cannot be negative")
+    if chunk_size:
+        ranges = [frames[i:i + chunk_size] for i in range(0, len(frames), chunk_size)]
+        if len(ranges) > MAX_BATCH:
+            raise EstimateError(f"{len(ranges)} chunks of {chunk_size} frames: the chain takes at most {MAX_BATCH} "
+                                f"in one batch; make chunks of at least {math.ceil(len(frames) / MAX_BATCH)} frames")
+    else:
+        ranges = _chunk_ranges(frames, min(MAX_BATCH, max(1, chunks)))
+    by_frame = dict(zip(frames, frame_seconds, strict=True))
+    out = []
+    for r in ranges:
+        work = sum(by_frame[f] for f in r)
+        out.append(Cut(r, work, math.ceil(work + overhead)))
+    return out
 
-    Chunks are contiguous frame ranges (`chunks` of them, by default one per GPU offered, at most the
-    chain's batch size); each goes to the GPU slot that would finish it earliest, so faster providers
-    take more. A chunk's complexity and predicted time include its overhead (CHUNK_STARTUP_SECONDS plus
-    `once`, e.g. EEVEE's shader compile): the provider spends that time too. Its estimated-duration is the
-    predicted seconds times the safety factor, so the contract's render deadline is 2 x that.
+
+def split_reward(cuts: list[Cut], total: int) -> list[int]:
+    """A lump reward over the chunks by frame count; the rounding remainder goes to the first chunks so
+    the sum is exact."""
+    frames = sum(len(c.frames) for c in cuts)
+    if total < len(cuts):
+        raise EstimateError(f"a reward of {total} µSTX cannot pay {len(cuts)} chunks: raise it")
+    rewards = [total * len(c.frames) // frames for c in cuts]
+    for i in range(total - sum(rewards)):
+        rewards[i % len(rewards)] += 1
+    return rewards
+
+
+def compensation_for(reward: int, percent: int = COMPENSATION_PERCENT) -> int:
+    """What a chunk reserves out of its provider's bond (the contract's compensation-for)."""
+    return reward * percent // 100
+
+
+def price_of(cut: Cut, quote: ProviderQuote) -> int:
+    """The least reward the contract lets this provider take the chunk for (at least 1 µSTX)."""
+    return max(1, cut.complexity * quote.price_per_unit)
+
+
+def assign(cuts: list[Cut], providers, *, overhead: float, safety_factor: float = DEFAULT_SAFETY_FACTOR,
+           rewards: list[int] | None = None, compensation_percent: int = COMPENSATION_PERCENT,
+           ) -> tuple[list[ChunkPlan], float]:
+    """Give each chunk a GPU slot: most expensive chunk first onto the slot that would finish it earliest
+    (longest-processing-time rule), so faster providers take more. Slots are interleaved by provider in
+    the order given, so equal providers share the chunks and the first ones win ties.
+
+    A chunk's reward is `rewards[i]` (a lump reward split beforehand; a slot whose price it does not pay
+    is skipped) or else its price on the chosen provider. A provider with chain limits (free_slots,
+    free_bond) takes at most one chunk per free slot and only while its free bond covers the chunk's
+    compensation. Returns the chunks in frame order and the wall time (the busiest slot's end).
     """
-    validate(stats)
     if safety_factor < 1:
         raise EstimateError("the safety factor must be at least 1 (deadlines below the prediction expire)")
-    frames = stats.frames
-    total = float(sum(frame_seconds))
-    notes = []
-    overhead = CHUNK_STARTUP_SECONDS + once
-    if not providers:
-        return Estimate(source, tuple(frame_seconds), total, math.ceil(total + overhead), overhead, safety_factor,
-                        notes=("no provider chosen: give scores and prices to see wall time and cost",))
     for p in providers:
         if p.benchmark_score <= 0 or p.gpu_count <= 0 or p.price_per_unit < 0:
             raise EstimateError(f"provider {p.address}: score and GPU count must be positive, price not negative")
-    slots = [p for p in providers for _ in range(p.gpu_count)]
-    count = min(MAX_BATCH, len(frames), chunks or len(slots))
-    if len(frame_seconds) != len(frames):
-        raise EstimateError(f"{len(frame_seconds)} frame costs for {len(frames)} frames")
-    by_frame = dict(zip(frames, frame_seconds, strict=True))
-    busy = [0.0] * len(slots)
-    planned = []
-    # Most expensive chunk first onto the slot that finishes it earliest (longest-processing-time rule).
-    ranges = sorted(_chunk_ranges(frames, count), key=lambda r: -sum(by_frame[f] for f in r))
-    for frame_range in ranges:
-        work = sum(by_frame[f] for f in frame_range)
-        ends = [busy[i] + predicted_seconds(work + overhead, s.benchmark_score) for i, s in enumerate(slots)]
-        best = min(range(len(slots)), key=ends.__getitem__)
-        seconds = ends[best] - busy[best]
-        busy[best] = ends[best]
+    counts = [p.gpu_count if p.free_slots is None else p.free_slots for p in providers]
+    slots = [p for k in range(max(counts, default=0)) for p, n in zip(providers, counts, strict=True) if k < n]
+    if not slots:
+        raise EstimateError("the providers have no free GPU: wait for one to finish a job, or choose others")
+    single = [p.free_slots is not None for p in slots]
+    bond = {p.address: p.free_bond for p in providers if p.free_bond is not None}
+    busy, used = [0.0] * len(slots), [False] * len(slots)
+    planned: list[ChunkPlan | None] = [None] * len(cuts)
+    for index in sorted(range(len(cuts)), key=lambda i: -cuts[i].work):
+        chunk = cuts[index]
+        best, best_end, why = None, math.inf, set()
+        for i, slot in enumerate(slots):
+            reward = rewards[index] if rewards is not None else price_of(chunk, slot)
+            if single[i] and used[i]:
+                why.add("every free GPU already has a chunk")
+            elif reward < chunk.complexity * slot.price_per_unit:
+                why.add(f"the reward's share is below {slot.address}'s price")
+            elif slot.address in bond and bond[slot.address] < compensation_for(reward, compensation_percent):
+                why.add(f"{slot.address}'s free bond cannot cover another chunk's no-show compensation")
+            else:
+                end = busy[i] + predicted_seconds(chunk.work + overhead, slot.benchmark_score)
+                if end < best_end:
+                    best, best_end = i, end
+        if best is None:
+            done = sum(c is not None for c in planned)
+            raise EstimateError(f"the providers can take only {done} of the {len(cuts)} chunks ("
+                                f"{'; '.join(sorted(why))}): make chunks bigger, allow more providers"
+                                f"{' or raise the reward' if rewards is not None else ''}")
+        slot = slots[best]
+        seconds = best_end - busy[best]
+        busy[best], used[best] = best_end, True
+        reward = rewards[index] if rewards is not None else price_of(chunk, slot)
+        if slot.address in bond:
+            bond[slot.address] -= compensation_for(reward, compensation_percent)
         duration = math.ceil(seconds * safety_factor)
+        frames = chunk.frames
         if duration > MAX_DURATION:
-            raise EstimateError(f"frames {frame_range[0]}-{frame_range[-1]} would take {seconds / 3600:.0f} h on "
-                                f"{slots[best].address}: more than the chain's 7-day limit; use more chunks "
+            raise EstimateError(f"frames {frames[0]}-{frames[-1]} would take {seconds / 3600:.0f} h on "
+                                f"{slot.address}: more than the chain's 7-day limit; use more chunks "
                                 "or faster providers")
-        complexity = math.ceil(work + overhead)
-        planned.append(ChunkPlan(slots[best].address, frame_range[0], frame_range[-1], work, seconds, complexity,
-                                 max(1, complexity * slots[best].price_per_unit), max(MIN_DURATION, duration)))
-    planned.sort(key=lambda c: c.frame_start)
-    raised = [c for c in planned if c.predicted_seconds * safety_factor < MIN_DURATION]
+        planned[index] = ChunkPlan(slot.address, frames[0], frames[-1], chunk.work, seconds, chunk.complexity,
+                                   reward, max(MIN_DURATION, duration), frames.step)
+    return [c for c in planned if c is not None], max(busy)
+
+
+def summarize(source: str, frame_seconds, overhead: float, safety_factor: float, chunks: list[ChunkPlan],
+              wall: float | None, notes=()) -> Estimate:
+    """The Estimate of planned chunks: totals, cost and the notes the artist should see."""
+    total = float(sum(frame_seconds))
+    notes = list(notes)
+    if not chunks:
+        return Estimate(source, tuple(frame_seconds), total, math.ceil(total + overhead), overhead, safety_factor,
+                        notes=tuple(notes))
+    raised = [c for c in chunks if c.predicted_seconds * safety_factor < MIN_DURATION]
     if raised:
-        notes.append(f"{len(raised)} of {len(planned)} chunks: estimated duration raised to the chain's "
+        notes.append(f"{len(raised)} of {len(chunks)} chunks: estimated duration raised to the chain's "
                      f"{MIN_DURATION} s minimum")
-    return Estimate(source, tuple(frame_seconds), total, sum(c.complexity for c in planned), overhead, safety_factor,
-                    tuple(planned), max(busy), sum(c.reward for c in planned), tuple(notes))
+    return Estimate(source, tuple(frame_seconds), total, sum(c.complexity for c in chunks), overhead, safety_factor,
+                    tuple(chunks), wall, sum(c.reward for c in chunks), tuple(notes))
+
+
+def plan(stats: SceneStats, frame_seconds: list[float], providers: tuple[ProviderQuote, ...] = (), *,
+         source: str = "features", once: float = 0.0, safety_factor: float = DEFAULT_SAFETY_FACTOR,
+         chunks: int = 0, chunk_size: int = 0) -> Estimate:
+    """Chunks over the providers' GPUs, predicted wall time, chain fields and cost from per-frame costs.
+
+    Chunks are contiguous frame ranges (`chunk_size` frames each, or `chunks` of them, by default one per
+    GPU offered, at most the chain's batch size), placed by `assign`. A chunk's complexity and predicted
+    time include its overhead (CHUNK_STARTUP_SECONDS plus `once`, e.g. EEVEE's shader compile): the
+    provider spends that time too. Its estimated-duration is the predicted seconds times the safety
+    factor, so the contract's render deadline is 2 x that. Its reward is its provider's price.
+    """
+    validate(stats)
+    overhead = CHUNK_STARTUP_SECONDS + once
+    if not providers:
+        return summarize(source, frame_seconds, overhead, safety_factor, [], None,
+                         ("no provider chosen: give scores and prices to see wall time and cost",))
+    offered = sum(p.gpu_count if p.free_slots is None else p.free_slots for p in providers)
+    cuts = cut(stats.frames, frame_seconds, overhead=overhead, chunk_size=chunk_size, chunks=chunks or offered)
+    planned, wall = assign(cuts, providers, overhead=overhead, safety_factor=safety_factor)
+    return summarize(source, frame_seconds, overhead, safety_factor, planned, wall)
+
+
+def scene_seconds(stats: SceneStats, probe: ProbeResult | None = None) -> tuple[list[float], str, float]:
+    """Per-frame reference-seconds, their source and the per-chunk one-time cost: from the feature model,
+    or from a probe if one was run."""
+    if probe is None:
+        return feature_frame_seconds(stats), "features", once_seconds(stats)
+    return probe_frame_seconds(stats, probe), "probe", probe.once_reference_seconds()
 
 
 def estimate_scene(stats: SceneStats, providers: tuple[ProviderQuote, ...] = (), *,
                    safety_factor: float = DEFAULT_SAFETY_FACTOR, probe: ProbeResult | None = None,
-                   chunks: int = 0) -> Estimate:
+                   chunks: int = 0, chunk_size: int = 0) -> Estimate:
     """The panel's and CLI's one call: the estimate of a scene from its stats (and a probe, if run)."""
-    if probe is None:
-        seconds, source, once = feature_frame_seconds(stats), "features", once_seconds(stats)
-    else:
-        seconds, source, once = probe_frame_seconds(stats, probe), "probe", probe.once_reference_seconds()
-    return plan(stats, seconds, providers, source=source, once=once, safety_factor=safety_factor, chunks=chunks)
+    seconds, source, once = scene_seconds(stats, probe)
+    return plan(stats, seconds, providers, source=source, once=once, safety_factor=safety_factor, chunks=chunks,
+                chunk_size=chunk_size)

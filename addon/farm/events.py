@@ -46,6 +46,16 @@ class TransactionSent:
 
 
 @dataclass(frozen=True)
+class Planned:
+    """The chunks a submission is about to create: providers, rewards, durations, cost and wall time.
+
+    `priced`: each reward is its provider's price (complexity x price-per-unit), not a split lump."""
+
+    estimate: object  # addon.farm.estimate.Estimate (not imported: events stay dependency-free)
+    priced: bool
+
+
+@dataclass(frozen=True)
 class JobsCreated:
     job_ids: tuple[int, ...]
     batch_id: int

@@ -8,17 +8,25 @@ on the relay, so a relay failure after that point still leaves them listed for C
 from __future__ import annotations
 
 from . import planning
-from .events import JobsCreated
+from .events import JobsCreated, Planned
 from .job_list import JobList, JobRecord
 from .manifest import RenderSettings
 from .package import Package
 from .requester import Requester, SubmitRequest
 
 
-def submit_package(requester: Requester, package: Package, terms: planning.Terms, candidates: list[str], *,
+def submit_package(requester: Requester, package: Package, terms: planning.Terms, named: list[str], *,
                    render: RenderSettings, name: str, output: str, job_list: JobList) -> list[JobRecord]:
+    """Plan over the `named` providers (or, without names, every provider on chain), announce the plan
+    (a Planned event), then submit it."""
     farm = requester.farm
-    chunks = planning.plan(farm, planning.read_providers(farm, candidates + list(terms.pinned)), terms)
+    providers = planning.candidates(farm, named, terms)
+    result = planning.plan(farm, providers, terms)
+    requester.emit(Planned(result, priced=terms.reward is None))
+    chunks = planning.requests(result)
+    # What a later reassignment may choose from: the providers considered, less the excluded ones.
+    allowed = tuple(a for a in dict.fromkeys([*terms.pinned, *(p.address for p in providers)])
+                    if a not in terms.excluded)
     request = SubmitRequest(files=package.file_map(),
                             main_blend=package.blend, blender_version=package.blender_version, chunks=chunks,
                             render=render, min_reputation=terms.min_reputation)
@@ -26,7 +34,7 @@ def submit_package(requester: Requester, package: Package, terms: planning.Terms
     def record(job_id: int, batch_id: int, chunk, envelope: bytes = b"") -> JobRecord:
         return JobRecord(job_id, batch_id, chunk.provider, chunk.frames.start, chunk.frames.end, chunk.reward,
                          name, output, farm.contract_id, envelope.hex(),
-                         candidates=tuple(dict.fromkeys([*terms.pinned, *candidates])))
+                         candidates=allowed)
 
     emit = requester.emit
 

@@ -61,7 +61,7 @@
 (define-constant OUTCOME_REJECTED u2)
 (define-constant OUTCOME_EXPIRED u3)
 
-;; Offsets 0..49 used to page through job-id lists.
+;; Offsets 0..49 used to page through job-id lists; also the most providers `get-providers` reads.
 (define-constant PAGE_SIZE u50)
 (define-constant PAGE (list u0 u1 u2 u3 u4 u5 u6 u7 u8 u9 u10 u11 u12 u13 u14 u15 u16 u17 u18 u19
   u20 u21 u22 u23 u24 u25 u26 u27 u28 u29 u30 u31 u32 u33 u34 u35 u36 u37 u38 u39
@@ -138,6 +138,7 @@
 (define-data-var next-job-id uint u1)
 (define-data-var next-batch-id uint u1)
 (define-data-var provider-count uint u0)  ;; currently registered providers
+(define-data-var provider-index-count uint u0)  ;; principals that ever registered: provider-by-index's length
 (define-data-var jobs-created uint u0)
 (define-data-var jobs-completed uint u0)
 (define-data-var jobs-rejected uint u0)
@@ -167,6 +168,11 @@
   total-earned: uint,
   registered-at: uint,
 })
+
+;; Every principal that ever registered, at 0..provider-index-count-1 in order of first registration,
+;; so clients can list the market without an indexer. Appended once per principal: re-registering
+;; after deregistering keeps the old index (the record it points to says whether it is registered).
+(define-map provider-by-index uint principal)
 
 ;; Earnings ledger: credited by `claim`, paid out by `withdraw`.
 (define-map earnings principal uint)
@@ -259,6 +265,7 @@
         benchmark-score: benchmark-score, price-per-unit: price-per-unit, available: true,
         registered: true, bond: bond, registered-at: stacks-block-time,
       }))
+    (if (is-none previous) (index-provider caller) true)
     (var-set provider-count (+ (var-get provider-count) u1))
     (var-set bond-total (+ (var-get bond-total) bond))
     (print { event: "provider-registered", provider: caller, public-key: public-key,
@@ -687,6 +694,20 @@
 (define-read-only (get-requester-job-count (who principal))
   (default-to u0 (map-get? requester-job-count who)))
 
+;; How many principals ever registered: indices 0..count-1 of get-provider-at / get-providers.
+(define-read-only (get-provider-index-count)
+  (var-get provider-index-count))
+
+;; The provider at `index` in order of first registration, with its address; none past the end.
+;; Deregistered providers stay listed (registered: false) so their index never moves.
+(define-read-only (get-provider-at (index uint))
+  (provider-entry index))
+
+;; Up to 50 providers by index in one call (none for an index past the end): a client lists N
+;; providers in ceil(N / 50) read-only calls.
+(define-read-only (get-providers (indices (list 50 uint)))
+  (map provider-entry indices))
+
 ;; Up to 50 job ids assigned to `who` (oldest first), starting at list index `offset`.
 (define-read-only (get-provider-job-ids (who principal) (offset uint))
   (get ids (fold collect-provider-job PAGE { who: who, offset: offset, ids: (list) })))
@@ -895,6 +916,18 @@
   (match (map-get? requester-jobs { requester: (get who acc), index: (+ (get offset acc) i) })
     job-id (merge acc { ids: (unwrap-panic (as-max-len? (append (get ids acc) job-id) u50)) })
     acc))
+
+(define-private (index-provider (who principal))
+  (let ((count (var-get provider-index-count)))
+    (map-insert provider-by-index count who)
+    (var-set provider-index-count (+ count u1))))
+
+(define-private (provider-entry (index uint))
+  (match (map-get? provider-by-index index)
+    who (match (map-get? providers who)
+          record (some (merge record { address: who }))
+          none)
+    none))
 
 ;; STX from `sender` (the caller) into the contract. stx-transfer? requires sender = tx-sender, so
 ;; an intermediary contract cannot spend its user's STX under its own identity.

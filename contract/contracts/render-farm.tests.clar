@@ -320,6 +320,28 @@
       })
     acc))
 
+;; The provider index holds exactly the accounts that have a record, each once, at indices
+;; 0..provider-index-count-1 (FUZZ_ACCOUNTS are six, so the first six offsets of PAGE cover it).
+(define-read-only (invariant-provider-index)
+  (let ((recorded (fold count-recorded FUZZ_ACCOUNTS u0)))
+    (and (is-eq (var-get provider-index-count) recorded)
+         (>= recorded (var-get provider-count))
+         (is-none (map-get? provider-by-index recorded))
+         (get ok (fold check-index-entry PAGE { ok: true, seen: (list) })))))
+
+(define-private (count-recorded (who principal) (n uint))
+  (if (is-some (map-get? providers who)) (+ n u1) n))
+
+(define-private (check-index-entry (i uint) (acc { ok: bool, seen: (list 6 principal) }))
+  (if (>= i (var-get provider-index-count))
+      acc
+      (match (map-get? provider-by-index i)
+        who (if (or (is-some (index-of? (get seen acc) who)) (is-none (map-get? providers who)))
+                { ok: false, seen: (get seen acc) }
+                { ok: (get ok acc),
+                  seen: (default-to (get seen acc) (as-max-len? (append (get seen acc) who) u6)) })
+        { ok: false, seen: (get seen acc) })))
+
 ;; Jobs only finish once: completed + cancelled never exceed created.
 (define-read-only (invariant-job-counters)
   (<= (+ (var-get jobs-completed) (var-get jobs-cancelled)) (var-get jobs-created)))

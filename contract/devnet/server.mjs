@@ -21,6 +21,8 @@ const HELP = `Local Stacks chain for development and tests (simnet + the node/AP
   --reset        start a new chain in DIR (deletes DIR/chain.jsonl)
   --block-time S mine a block every S seconds (decimals allowed): transactions wait as "pending"
                  until then, as on testnet; default 0 mines each transaction as it arrives
+  --read-only-reads N  refuse a read-only call that makes more than N reads, as a node's
+                 read_only_call_limit_read_count does (default 0: no limit)
   --help         this text
 
 Deploys every contract of contract/Clarinet.toml; the accounts of settings/Devnet.toml are funded.
@@ -45,6 +47,7 @@ function options() {
         state: { type: "string" },
         reset: { type: "boolean", default: false },
         "block-time": { type: "string", default: "0" },
+        "read-only-reads": { type: "string", default: "0" },
         help: { type: "boolean", default: false },
       },
     }));
@@ -62,7 +65,11 @@ function options() {
   if (!Number.isFinite(blockTime) || blockTime < 0 || blockTime > 3600) {
     fail(`--block-time must be a number of seconds from 0 to 3600, got ${values["block-time"]}`);
   }
-  return { ...values, port, blockTimeMs: Math.round(blockTime * 1000), state: values.state && path.resolve(values.state) };
+  const readOnlyReads = Number(values["read-only-reads"]);
+  if (!Number.isInteger(readOnlyReads) || readOnlyReads < 0) {
+    fail(`--read-only-reads must be a whole number of reads (0 = no limit), got ${values["read-only-reads"]}`);
+  }
+  return { ...values, port, readOnlyReads, blockTimeMs: Math.round(blockTime * 1000), state: values.state && path.resolve(values.state) };
 }
 
 function openLog(opts, fingerprint) {
@@ -91,7 +98,7 @@ async function main() {
     if (e instanceof StateLogError) fail(e.message);
     throw e;
   }
-  const chain = new Chain({ log: stateLog, manifestPath: "./Clarinet.toml", devnetToml: path.join(CONTRACT_DIR, "settings/Devnet.toml"), blockTimeMs: opts.blockTimeMs });
+  const chain = new Chain({ log: stateLog, manifestPath: "./Clarinet.toml", devnetToml: path.join(CONTRACT_DIR, "settings/Devnet.toml"), blockTimeMs: opts.blockTimeMs, readOnlyReads: opts.readOnlyReads });
   try {
     await chain.start();
   } catch (e) {

@@ -39,8 +39,11 @@ export function contractsFingerprint(contractDir) {
 
 export class Chain {
   /** `log` is a FileLog or MemoryLog; `manifestPath` relative to the cwd (the contract dir). */
-  constructor({ log, manifestPath, devnetToml, blockTimeMs = 0 }) {
+  constructor({ log, manifestPath, devnetToml, blockTimeMs = 0, readOnlyReads = 0 }) {
     this.log = log;
+    // Like a node's read_only_call_limit_read_count: a read-only call making more reads is refused
+    // (0: no limit). Lets clients be tested against the limits public nodes apply.
+    this.readOnlyReads = readOnlyReads;
     this.manifestPath = manifestPath;
     this.devnetToml = devnetToml;
     this.queue = Promise.resolve();
@@ -254,7 +257,11 @@ export class Chain {
     const why = argumentsMismatch(fn, args);
     if (why) return { okay: false, cause: `Unchecked(TypeValueError: ${why})` };
     try {
-      const { result } = this.simnet.callReadOnlyFn(contractId, functionName, args, sender);
+      const { result, costs } = this.simnet.callReadOnlyFn(contractId, functionName, args, sender);
+      const reads = costs?.total?.readCount ?? 0;
+      if (this.readOnlyReads && reads > this.readOnlyReads) {
+        return { okay: false, cause: `Unchecked(CostBalanceExceeded(read_count ${reads} > the node's read-only limit ${this.readOnlyReads}))` };
+      }
       return { okay: true, result: cvToHex(result) };
     } catch (e) {
       const cause = String(e?.message ?? e);
