@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from addon.stacks.errors import StacksError
-
+from ..stacks.errors import StacksError
 from .contract import Provider, RenderFarm
 from .contract_errors import ContractError
 from .error_mapping import translated
