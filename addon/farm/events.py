@@ -49,6 +49,7 @@ class TransactionSent:
 class JobsCreated:
     job_ids: tuple[int, ...]
     batch_id: int
+    envelopes: tuple[bytes, ...] = ()  # each chunk's sealed scene manifest, to keep for a resume
 
 
 @dataclass(frozen=True)
