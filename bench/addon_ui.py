@@ -8,9 +8,13 @@ calls the add-on's timer step and draws the sidebar panel (into the recording la
 about 50 times a second, and once the chunks exist their 4 providers post heartbeats every 0.2 s,
 which the panel's quiet follow rounds pick up. Printed: the worst and 99th-percentile time of one
 draw() and one timer step, as a ratio to the goal (5 ms) and to a baseline measured in the same run
-(a one-label draw, an empty timer step).
+(a one-label draw, an empty timer step); and for every draw or step over 2 ms why it was slow, from
+this thread's context switches during it: a voluntary one means it waited (for the GIL the worker
+held, or a lock), an involuntary one that the OS gave the core to another process; neither, its own
+work. `--ui-realtime` (root, Linux) runs this thread alone under SCHED_FIFO, so no other process
+preempts it: what stays slow then is the add-on's (the worker's GIL share or its own work).
 
-Run: `python -m bench addon_ui [--files 200] [--kib 64] [--follow-seconds 6]`
+Run: `python -m bench addon_ui [--files 200] [--kib 64] [--follow-seconds 6] [--ui-realtime]`
 """
 
 from __future__ import annotations
@@ -152,9 +156,7 @@ def main(argv: list[str]) -> int:
     assert bpy.ops.extensions.package_install_files(filepath=str(zip_path), repo="user_default",
                                                     enable_on_install=True) == {"FINISHED"}
     ui = importlib.import_module(f"{PACKAGE}.blender")
-    worker, wallet, panels, pack, farm_tasks, farm_operators = (
-        importlib.import_module(f"{PACKAGE}.blender.{n}")
-        for n in ("worker", "wallet", "panels", "pack", "farm_tasks", "farm_operators"))
+    worker, wallet, panels = (importlib.import_module(f"{PACKAGE}.blender.{n}") for n in ("worker", "wallet", "panels"))
     session = importlib.import_module(f"{PACKAGE}.blender.session").SESSION
     identity = importlib.import_module(f"{PACKAGE}.blender.identity")
 
@@ -200,14 +202,11 @@ def main(argv: list[str]) -> int:
             worker.THREAD_IN_BACKGROUND = True
             # The panel follows every 5 s; here more often, to see more rounds (0: none, to tell their cost apart).
             ui.FOLLOW_S = args.follow_every or float("inf")
-            # What Submit does (farm_operators.RENDERFARM_OT_submit): the scene is read on this thread, the rest
-            # runs on the worker. The bpy module reports unsaved changes even right after a save, so the
-            # plan is read without that one check (in_session=False); everything else is the same.
-            planned = pack.plan(frames=(1, 8), in_session=False)
-            if [p for p in planned.problems if p.severity == "error"]:
-                print(f"error: pre-flight: {planned.problems}", file=sys.stderr)
+            # Press Submit: pre-flight and the package plan read the scene on this thread, the rest runs on the
+            # worker (pre-flight skips only the unsaved-changes check, which the bpy module cannot answer).
+            if bpy.ops.render_farm.submit() != {"FINISHED"} or not worker.busy():
+                print(f"error: Submit did not start: {session.problems}", file=sys.stderr)
                 return 1
-            worker.start("Submitting", farm_tasks.submit, *farm_operators.submission_args(bpy.context, planned))
             draws, ticks = [], []
             if args.ui_realtime:
                 # Linux: a thread's id names it for the scheduler. Set after the worker thread started (threads and
