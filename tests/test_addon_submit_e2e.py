@@ -159,6 +159,17 @@ def test_submit_status_and_cancel_from_the_command_line(slow_world, tmp_path):
         envelope = client.jobs.get_scene_manifest(record.job_id).data
     assert hashlib.sha256(envelope).digest() == farm.get_job(record.job_id).scene_hash
     assert JobList(home).get(record.job_id, farm.contract_id).manifest_sent
+    # A relay that lost the files too (here: a fresh one): resume uploads them from the package folder first.
+    with RelayProcess(tmp_path / "empty-relay", extra_args=["--node", devnet.url],
+                      env={"RELAY_LOG_LEVEL": "warning"}) as empty:
+        JobList(home).update(record.job_id, farm.contract_id, manifest_sent=False)
+        moved = [empty.url if arg == relay.url else arg for arg in connection]
+        resumed = cli("resume", *moved, env=env, timeout=120)
+        assert resumed.returncode == 0 and "files of job" in resumed.stdout + resumed.stderr, \
+            resumed.stdout + resumed.stderr[-2000:]
+        with RelayClient(empty.url, requester.private_key) as client:
+            manifest = client.jobs.get_scene_manifest(record.job_id)
+            assert manifest.blob_ids and client.blobs.missing(manifest.blob_ids) == []
     approve = cli("approve", str(record.job_id), *connection, env=env, timeout=120)
     assert approve.returncode == 1 and "has no result yet" in approve.stderr  # a clear refusal, nothing sent
     cancel = cli("cancel", str(record.job_id), *connection, env=env, timeout=120)
