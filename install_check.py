@@ -37,6 +37,10 @@ def files_under(folder: Path) -> list[str]:
 
 
 def main(zip_path: str) -> int:
+    # Python puts this script's folder (the repository) first on sys.path: drop it, so the installed add-on
+    # must import its own copy of every module (an absolute `import addon…` would only work from here).
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
     home = Path(tempfile.mkdtemp(prefix="render-farm-install-"))
     os.environ["BLENDER_USER_RESOURCES"] = str(home)  # before bpy is imported
     import bpy
@@ -66,6 +70,8 @@ def main(zip_path: str) -> int:
         module = importlib.import_module(name)
         report["bundled"][name] = "extension" if extensions in Path(module.__file__).parents else "this Python"
     report["addon_file"] = str(Path(addon.__file__).relative_to(home))
+    if "addon" in sys.modules:
+        fail(f"the installed add-on imported the repository's copy ({sys.modules['addon'].__file__})")
 
     repos = [repo.module for repo in bpy.context.preferences.extensions.repos]
     result = bpy.ops.extensions.package_uninstall(repo_index=repos.index(REPO), pkg_id=EXTENSION_ID)

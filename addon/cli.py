@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
-COMMANDS = ("pack", "estimate", "submit", "status", "approve", "reject", "download", "cancel", "wallet")
+COMMANDS = ("pack", "estimate", "submit", "resume", "status", "approve", "reject", "download", "cancel",
+            "wallet")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,9 +8,13 @@ calls the add-on's timer step and draws the sidebar panel (into the recording la
 about 50 times a second, and once the chunks exist their 4 providers post heartbeats every 0.2 s,
 which the panel's quiet follow rounds pick up. Printed: the worst and 99th-percentile time of one
 draw() and one timer step, as a ratio to the goal (5 ms) and to a baseline measured in the same run
-(a one-label draw, an empty timer step).
+(a one-label draw, an empty timer step); and for every draw or step over 2 ms why it was slow, from
+this thread's context switches during it: a voluntary one means it waited (for the GIL the worker
+held, or a lock), an involuntary one that the OS gave the core to another process; neither, its own
+work. `--ui-realtime` (root, Linux) runs this thread alone under SCHED_FIFO, so no other process
+preempts it: what stays slow then is the add-on's (the worker's GIL share or its own work).
 
-Run: `python -m bench addon_ui [--files 200] [--kib 64] [--follow-seconds 6]`
+Run: `python -m bench addon_ui [--files 200] [--kib 64] [--follow-seconds 6] [--ui-realtime]`
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ import argparse
 import importlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -50,6 +56,31 @@ def timed(fn) -> float:
     start = time.perf_counter()
     fn()
     return (time.perf_counter() - start) * 1000
+
+
+def measured(fn) -> tuple[float, float, int, int]:
+    """Wall ms, this thread's CPU ms, and its voluntary / involuntary context switches during fn(): a slow
+    step that switched voluntarily waited (for the GIL or a lock), one switched involuntarily was preempted
+    by the OS (other processes wanted the cores), one with neither spent the time in its own work."""
+    before, start = resource.getrusage(resource.RUSAGE_THREAD), time.perf_counter()
+    cpu = time.thread_time()
+    fn()
+    wall, cpu = (time.perf_counter() - start) * 1000, (time.thread_time() - cpu) * 1000
+    after = resource.getrusage(resource.RUSAGE_THREAD)
+    return wall, cpu, after.ru_nvcsw - before.ru_nvcsw, after.ru_nivcsw - before.ru_nivcsw
+
+
+def causes(samples: list[tuple[float, float, int, int]], over_ms: float = 2.0) -> str:
+    slow = [s for s in samples if s[0] > over_ms]
+    waited = [s for s in slow if s[2]]
+    preempted = [s for s in slow if s[3] and not s[2]]
+    own = [s for s in slow if not s[2] and not s[3]]
+
+    def worst(group):
+        return f"{max(s[0] for s in group):.1f}" if group else "-"
+    return (f"{len(slow)} over {over_ms:g} ms: {len(waited)} waited (GIL/lock; worst {worst(waited)} ms), "
+            f"{len(preempted)} preempted by the OS (worst {worst(preempted)} ms), {len(own)} own work "
+            f"(worst {worst(own)} ms)")
 
 
 def summary(values: list[float]) -> tuple[float, float, float]:
@@ -92,6 +123,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--follow-seconds", type=float, default=6.0, help="heartbeats after the upload (default 6)")
     parser.add_argument("--switch-interval", type=float, default=None, metavar="S",
                         help="sys.setswitchinterval for this run (default: Python's, 0.005 s)")
+    parser.add_argument("--follow-every", type=float, default=1.0, metavar="S",
+                        help="the panel's quiet follow round every S s (default 1; the panel's own is 5; 0: none)")
+    parser.add_argument("--ui-realtime", action="store_true",
+                        help="run this (the UI) thread alone under SCHED_FIFO (root, Linux): no other process "
+                             "preempts it, so what stays slow is waiting for the worker or its own work")
     parser.add_argument("--gc-freeze", action="store_true",
                         help="gc.freeze() before measuring (tells collector pauses apart from the add-on's own time)")
     args = parser.parse_args(argv)
@@ -120,9 +156,7 @@ def main(argv: list[str]) -> int:
     assert bpy.ops.extensions.package_install_files(filepath=str(zip_path), repo="user_default",
                                                     enable_on_install=True) == {"FINISHED"}
     ui = importlib.import_module(f"{PACKAGE}.blender")
-    worker, wallet, panels, pack, farm_tasks, farm_operators = (
-        importlib.import_module(f"{PACKAGE}.blender.{n}")
-        for n in ("worker", "wallet", "panels", "pack", "farm_tasks", "farm_operators"))
+    worker, wallet, panels = (importlib.import_module(f"{PACKAGE}.blender.{n}") for n in ("worker", "wallet", "panels"))
     session = importlib.import_module(f"{PACKAGE}.blender.session").SESSION
     identity = importlib.import_module(f"{PACKAGE}.blender.identity")
 
@@ -166,32 +200,38 @@ def main(argv: list[str]) -> int:
             base_tick = [timed(worker.drain) for _ in range(300)]
 
             worker.THREAD_IN_BACKGROUND = True
-            ui.FOLLOW_S = 1.0  # the panel follows every 5 s; here more often, to see more rounds
-            # What Submit does (farm_operators.RENDERFARM_OT_submit): the scene is read on this thread, the rest
-            # runs on the worker. The bpy module reports unsaved changes even right after a save, so the
-            # plan is read without that one check (in_session=False); everything else is the same.
-            planned = pack.plan(frames=(1, 8), in_session=False)
-            if [p for p in planned.problems if p.severity == "error"]:
-                print(f"error: pre-flight: {planned.problems}", file=sys.stderr)
+            # The panel follows every 5 s; here more often, to see more rounds (0: none, to tell their cost apart).
+            ui.FOLLOW_S = args.follow_every or float("inf")
+            # Press Submit: pre-flight and the package plan read the scene on this thread, the rest runs on the
+            # worker (pre-flight skips only the unsaved-changes check, which the bpy module cannot answer).
+            if bpy.ops.render_farm.submit() != {"FINISHED"} or not worker.busy():
+                print(f"error: Submit did not start: {session.problems}", file=sys.stderr)
                 return 1
-            worker.start("Submitting", farm_tasks.submit, *farm_operators.submission_args(bpy.context, planned))
             draws, ticks = [], []
+            if args.ui_realtime:
+                # Linux: a thread's id names it for the scheduler. Set after the worker thread started (threads and
+                # processes inherit it); the heartbeats' process is set back to the normal policy.
+                os.sched_setscheduler(threading.get_native_id(), os.SCHED_FIFO, os.sched_param(10))
 
             def heartbeats(job_ids):
                 # The providers are other machines: their heartbeats come from another process.
                 spec = json.dumps({"relay": relay.url, "keys": {p.address: p.private_key for p in providers},
                                    "jobs": job_ids})
-                return subprocess.Popen([sys.executable, "-c", HEARTBEATS, spec], cwd=ROOT)
+                return subprocess.Popen([sys.executable, "-c", HEARTBEATS, spec], cwd=ROOT,
+                                        preexec_fn=None if not args.ui_realtime else lambda: os.sched_setscheduler(
+                                            0, os.SCHED_OTHER, os.sched_param(0)))
 
             started, upload_done, beat_thread = time.monotonic(), None, None
             phases = {"upload": ([], []), "follow": ([], [])}
-            slow = []
+            slow, draw_samples, tick_samples = [], [], []
             while True:
                 phase = phases["follow" if beat_thread else "upload"]
-                ticks.append(timed(ui._tick))
-                draws.append(timed(draw))
+                tick_samples.append(measured(ui._tick))
+                draw_samples.append(measured(draw))
+                ticks.append(tick_samples[-1][0])
+                draws.append(draw_samples[-1][0])
                 phase[0].append(draws[-1])
-                if draws[-1] > 10:
+                if draws[-1] > 2:
                     slow.append((round(draws[-1], 1), round(timed(draw), 1), worker.busy(), worker._messages.qsize()))
                 phase[1].append(ticks[-1])
                 chunks = [c for j in session.jobs for c in j.chunks]
@@ -224,7 +264,8 @@ def main(argv: list[str]) -> int:
         if phase_draws:
             print(f"  while {name}: worst draw {max(phase_draws):.2f} ms, worst timer step {max(phase_ticks):.2f} ms "
                   f"over {len(phase_draws)} frames")
-    print("slow draws (ms, the same draw again at once, worker busy, queued messages):", slow)
+    print("draws over 2 ms (ms, the same draw again at once, worker busy, queued messages):", slow)
+    print(f"why slow: draw() {causes(draw_samples)}; timer step {causes(tick_samples)}")
     print(f"GIL switch interval {sys.getswitchinterval() * 1000:g} ms")
     print(f"baseline (same run): one-label draw worst {max(base_draw):.3f} ms, empty timer step worst "
           f"{max(base_tick):.3f} ms; goal: worst <= {GOAL_MS} ms each")

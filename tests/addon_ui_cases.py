@@ -5,6 +5,7 @@ Run by tests/test_addon_ui.py in a process of its own (bpy's state must not leak
 """
 
 import builtins
+import functools
 import importlib
 import os
 import socket
@@ -282,6 +283,131 @@ def test_quote_shows_the_reward_the_chains_providers_imply(ui, fresh_session):
     assert spread.startswith("on 2 provider(s)")  # one free GPU each: one chunk each
     assert float(reward.split()[1]) > 0 and len(providers) == 2
     assert reward in " ".join(draw(ui, "RENDERFARM_PT_sidebar").texts())
+
+
+def test_blender_progress_indicator_follows_the_task(ui, fresh_session):
+    progress, worker, messages = sub(ui, "progress"), sub(ui, "worker"), sub(ui, "messages")
+    seen = []
+
+    def task(emit):
+        for i in range(3):
+            emit(messages.TaskProgress("count", i + 1, 3))
+            seen.append(progress.active())
+        return "counted"
+
+    # What an operator does headless (operators.run_task): Blender's progress_begin/update/end on this thread.
+    worker.run_blocking("count", task, after=progress.sync)
+    assert seen == [True, True, True] and not progress.active() and fresh_session.last_info == "counted"
+    # The UI's timer step (__init__._tick) drives the same calls; with no task running it ends the indicator.
+    fresh_session.task, fresh_session.progress = "Uploading", (1.0, 4.0)
+    progress.sync(fresh_session)
+    assert progress.active()
+    fresh_session.task = ""
+    progress.sync(fresh_session)
+    assert not progress.active()
+
+
+# ---- Submit through the panel's operator, a relay failure after create-jobs, Resume, a provider renders ------
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory):
+    """A local chain, a relay behind a proxy that can go down, and a provider agent process on the proxy."""
+    from addon.farm.contract import RenderFarm
+    from addon.stacks.api import StacksClient
+    from server.devnet import Devnet
+    from server.relay.local import RelayProcess
+    from tests.farm_world import World
+    from tests.provider_fixtures import AgentProcess, PausableProxy, key_file
+
+    root = tmp_path_factory.mktemp("farm")
+    with Devnet() as devnet, StacksClient("devnet", api_url=devnet.url) as client:
+        accounts = {a["name"]: a for a in devnet.accounts()}
+        chain = RenderFarm(client, f"{accounts['deployer']['address']}.render-farm")
+        with RelayProcess(root / "relay", extra_args=["--node", devnet.url],
+                          env={"RELAY_LOG_LEVEL": "warning"}) as relay:
+            proxy = PausableProxy(int(relay.url.rsplit(":", 1)[1]))
+            proxy.up()
+            world = World(devnet, chain)
+            provider = world.account()
+            agent = AgentProcess(key_file(root / "provider.key", provider.private_key), devnet.url, chain.contract_id,
+                                 proxy.url, root / "agent").start()
+            try:
+                agent.wait_for("ready", timeout=120)
+                yield {"devnet": devnet, "chain": chain, "proxy": proxy, "world": world, "provider": provider,
+                       "agent": agent}
+            finally:
+                agent.stop()
+                proxy.down()
+
+
+def test_submit_relay_failure_then_resume_and_the_provider_renders(ui, farm, tmp_path, monkeypatch):
+    """The panel's Submit end to end in the bpy module (pre-flight, packing, upload, create-jobs); the relay goes
+    down the moment create-jobs is mined: a clear error, the chunk listed with Resume; relay back, Resume, the
+    provider renders it."""
+    from addon.farm.contract import JobStatus
+    from tests.provider_fixtures import tiny_scene, wait_status
+
+    farm_tasks, wallet, worker, progress = (sub(ui, n) for n in ("farm_tasks", "wallet", "worker", "progress"))
+    session, identity = sub(ui, "session").SESSION, sub(ui, "identity")
+    job_list_module = importlib.import_module(f"{PACKAGE}.farm.job_list")
+    events = importlib.import_module(f"{PACKAGE}.farm.events")
+    home = tmp_path / "home"
+    monkeypatch.setenv("RENDER_FARM_HOME", str(home))  # a fresh wallet, job list and journal
+    requester = farm["world"].account()
+    worker.run_blocking("Importing", functools.partial(wallet.create, private_key=requester.private_key),
+                        identity.user_dir(), PASSPHRASE, "local")
+    assert session.unlocked and session.address == requester.address
+
+    scene = tiny_scene(tmp_path / "project" / "tiny.blend")
+    bpy.ops.wm.open_mainfile(filepath=str(scene), load_ui=False)
+    # The bpy module never clears is_dirty (only the UI's notifier loop does), so pre-flight skips that check
+    # in background; every other check runs.
+    assert bpy.data.is_dirty and bpy.app.background
+    prefs = bpy.context.preferences.addons[PACKAGE].preferences
+    prefs.network, prefs.node_url, prefs.relay_url, prefs.contract_id = \
+        "local", farm["devnet"].url, farm["proxy"].url, farm["chain"].contract_id
+    settings = bpy.context.scene.render_farm
+    settings.use_scene_range, settings.frame_start, settings.frame_end, settings.chunk_size = False, 1, 2, 2
+    settings.providers, settings.reward_stx, settings.complexity_per_frame = 1, 2.0, 10
+    settings.pinned, settings.excluded = farm["provider"].address, ""
+
+    forward = farm_tasks._forward
+
+    def relay_fails_after_create_jobs(emit, task):
+        on_event = forward(emit, task)
+
+        def watch(event):
+            if isinstance(event, events.JobsCreated):
+                farm["proxy"].down()  # the chunks exist on chain; no manifest is stored yet
+            on_event(event)
+        return watch
+
+    monkeypatch.setattr(farm_tasks, "_forward", relay_fails_after_create_jobs)
+    with pytest.raises(RuntimeError, match=r"storing job \d+'s scene manifest .*Resume in the panel .*unreachable"):
+        bpy.ops.render_farm.submit()
+    monkeypatch.setattr(farm_tasks, "_forward", forward)
+    assert not progress.active()
+    (record,) = job_list_module.JobList(home).records(farm["chain"].contract_id)
+    assert not record.manifest_sent and record.envelope_hex and record.package_dir
+    assert farm["chain"].get_job(record.job_id).status == JobStatus.PENDING
+    (job,) = session.jobs
+    assert job.unsent and job.chunks[0].job_id == record.job_id
+    layout = draw(ui, "RENDERFARM_PT_sidebar")
+    assert "render_farm.resume" in layout.operators()
+    assert "The relay did not store every chunk's scene" in " ".join(layout.texts())
+
+    with pytest.raises(RuntimeError, match="Resuming: .*relay at .* unreachable"):  # still down: nothing lost
+        bpy.ops.render_farm.resume()
+    assert not job_list_module.JobList(home).records(farm["chain"].contract_id)[0].manifest_sent
+
+    farm["proxy"].up()
+    assert bpy.ops.render_farm.resume() == {"FINISHED"}
+    assert session.last_info == "Resumed 1 chunk(s): their providers can start"
+    assert job_list_module.JobList(home).records(farm["chain"].contract_id)[0].manifest_sent
+    assert not session.jobs[0].unsent
+    wait_status(farm["chain"], record.job_id, JobStatus.SUBMITTED, timeout=240)
+    assert bpy.ops.render_farm.resume() == {"FINISHED"}
+    assert session.last_info.startswith("Nothing to resume")
 
 
 if __name__ == "__main__":

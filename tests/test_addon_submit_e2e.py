@@ -19,6 +19,8 @@ from addon.farm.contract import JobStatus, RenderFarm
 from addon.farm.estimate import CHUNK_STARTUP_SECONDS
 from addon.farm.job_list import JobList
 from addon.farm.planning import list_providers
+from addon.farm.relay_client import RelayClient
+from addon.farm.relay_errors import RelayRefused
 from addon.farm.tx_journal import TxJournal
 from addon.stacks.api import StacksClient
 from server.devnet import Devnet
@@ -149,6 +151,34 @@ def test_submit_status_and_cancel_from_the_command_line(slow_world, tmp_path):
     (record,) = JobList(home).records(farm.contract_id)
     status = cli("status", *connection, env=env, timeout=120)
     assert status.returncode == 0 and f"job {record.job_id}" in status.stdout and "pending" in status.stdout
+    assert record.manifest_sent and "run `resume`" not in status.stdout
+    nothing = cli("resume", *connection, env=env, timeout=120)
+    assert nothing.returncode == 0 and "nothing to resume" in nothing.stdout, nothing.stderr[-2000:]
+    # What a relay failure after create-jobs leaves: the chunk listed unsent and no manifest on the relay.
+    with RelayClient(relay.url, requester.private_key) as client:
+        client.jobs.delete(record.job_id)
+        with pytest.raises(RelayRefused):
+            client.jobs.get_scene_manifest(record.job_id)
+        JobList(home).update(record.job_id, farm.contract_id, manifest_sent=False)
+        status = cli("status", *connection, env=env, timeout=120)
+        assert "manifest not on the relay: run `resume`" in status.stdout, status.stdout + status.stderr
+        resumed = cli("resume", *connection, env=env, timeout=120)
+        assert resumed.returncode == 0 and f"job {record.job_id}: manifest stored" in resumed.stdout, \
+            resumed.stdout + resumed.stderr[-2000:]
+        envelope = client.jobs.get_scene_manifest(record.job_id).data
+    assert hashlib.sha256(envelope).digest() == farm.get_job(record.job_id).scene_hash
+    assert JobList(home).get(record.job_id, farm.contract_id).manifest_sent
+    # A relay that lost the files too (here: a fresh one): resume uploads them from the package folder first.
+    with RelayProcess(tmp_path / "empty-relay", extra_args=["--node", devnet.url],
+                      env={"RELAY_LOG_LEVEL": "warning"}) as empty:
+        JobList(home).update(record.job_id, farm.contract_id, manifest_sent=False)
+        moved = [empty.url if arg == relay.url else arg for arg in connection]
+        resumed = cli("resume", *moved, env=env, timeout=120)
+        assert resumed.returncode == 0 and "files of job" in resumed.stdout + resumed.stderr, \
+            resumed.stdout + resumed.stderr[-2000:]
+        with RelayClient(empty.url, requester.private_key) as client:
+            manifest = client.jobs.get_scene_manifest(record.job_id)
+            assert manifest.blob_ids and client.blobs.missing(manifest.blob_ids) == []
     approve = cli("approve", str(record.job_id), *connection, env=env, timeout=120)
     assert approve.returncode == 1 and "has no result yet" in approve.stderr  # a clear refusal, nothing sent
     cancel = cli("cancel", str(record.job_id), *connection, env=env, timeout=120)

@@ -17,6 +17,7 @@ from . import (
     panels,
     preferences,
     previews,
+    progress,
     properties,
     wallet,
     worker,
@@ -46,6 +47,7 @@ def _tick() -> float:
     queue a quiet follow round. Kept short: no network, no disk but new preview thumbnails."""
     if worker.drain():
         previews.sync(SESSION.jobs)
+        progress.sync(SESSION)
         _tag_redraw()
     _maybe_follow()
     return TIMER_BUSY_S if worker.busy() else TIMER_IDLE_S
@@ -84,6 +86,7 @@ def unregister():
     if bpy.app.timers.is_registered(_tick):
         bpy.app.timers.unregister(_tick)
     worker.stop()
+    progress.end()
     previews.clear()
     cli_command.unregister()
     properties.unregister()

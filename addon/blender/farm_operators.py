@@ -184,6 +184,20 @@ class RENDERFARM_OT_refresh_jobs(bpy.types.Operator):
                         SESSION.private_key())
 
 
+class RENDERFARM_OT_resume(bpy.types.Operator):
+    """Finish submits the relay cut short: store the chunks' manifests (and any file) the relay lacks"""
+    bl_idname = "render_farm.resume"
+    bl_label = "Resume"
+
+    @classmethod
+    def poll(cls, context):
+        return ready(cls, context)
+
+    def execute(self, context):
+        return run_task(self, "Resuming", farm_tasks.resume, user_dir(), endpoints(preferences(context)),
+                        SESSION.private_key())
+
+
 class RENDERFARM_OT_job_action(bpy.types.Operator):
     """Approve, reject or cancel one chunk on chain"""
     bl_idname = "render_farm.job_action"
@@ -229,5 +243,4 @@ class RENDERFARM_OT_download(bpy.types.Operator):
 
 
 classes = (RENDERFARM_OT_check_scene, RENDERFARM_OT_estimate, RENDERFARM_OT_quote, RENDERFARM_OT_submit,
-           RENDERFARM_OT_refresh_jobs,
-           RENDERFARM_OT_job_action, RENDERFARM_OT_download)
+           RENDERFARM_OT_refresh_jobs, RENDERFARM_OT_resume, RENDERFARM_OT_job_action, RENDERFARM_OT_download)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..farm import follow
 from ..farm.connection import JOURNAL_FILE, Endpoints, open_requester
-from ..farm.events import RenderProgress, UploadProgress
+from ..farm.events import RenderProgress, Step, UploadProgress
 from ..farm.follow import Follower
 from ..farm.job_list import JobList
 from ..farm.tx_journal import TxJournal
@@ -38,7 +38,8 @@ def _views(states, previews: dict[int, tuple[str, ...]]) -> tuple[m.JobView, ...
     for s in states:
         r = s.record
         by_name.setdefault(r.name, []).append(m.ChunkView(r.job_id, (r.frame_start, r.frame_end), r.provider,
-                                                          s.state, s.progress, previews.get(r.job_id, ())))
+                                                          s.state, s.progress, previews.get(r.job_id, ()),
+                                                          unsent=not r.manifest_sent))
         if r.downloaded:
             outputs[r.name] = str(Path(r.output).parent)
     return tuple(m.JobView(name, tuple(chunks), outputs.get(name, "")) for name, chunks in by_name.items())
@@ -71,6 +72,8 @@ def _forward(emit, task: str):
             emit(m.TaskProgress(task, event.done, event.total, f"uploading {event.done / 1e6:.1f} MB"))
         elif isinstance(event, RenderProgress):
             emit(m.TaskProgress(task, event.frames_done, event.frames_total, f"job {event.job_id} rendering"))
+        elif isinstance(event, Step):
+            emit(m.TaskStep(task, event.text))
     return on_event
 
 
@@ -128,11 +131,25 @@ def submit(emit, home: Path, endpoints: Endpoints, private_key: str, planned, pa
     task = "Submitting"
     packed = write_planned(planned, package_dir, in_session=True, blender_version=blender_version,
                            progress=lambda done, total: emit(m.TaskProgress(task, done, total or 1, "packing")))
-    with open_requester(endpoints, home, private_key, on_event=_forward(emit, task)) as requester:
-        records = submit_package(requester, packed.package, terms, candidates, render=render, name=name,
-                                 output=output, job_list=JobList(home))
-    load(emit, home, endpoints)
+    try:
+        with open_requester(endpoints, home, private_key, on_event=_forward(emit, task)) as requester:
+            records = submit_package(requester, packed.package, terms, candidates, render=render, name=name,
+                                     output=output, job_list=JobList(home))
+    finally:  # chunks created before a relay failure are listed too, with Resume
+        load(emit, home, endpoints)
     return f"{len(records)} chunk(s) created on chain: {', '.join(str(r.job_id) for r in records)}"
+
+
+def resume(emit, home: Path, endpoints: Endpoints, private_key: str) -> str:
+    """Store the manifests (and files) a relay failure kept from the relay after create-jobs (farm.submit.resume)."""
+    from ..farm.submit import resume as resume_submits
+
+    with open_requester(endpoints, home, private_key, on_event=_forward(emit, "Resuming")) as requester:
+        records = resume_submits(requester, JobList(home), endpoints.contract_id)
+    load(emit, home, endpoints)
+    if not records:
+        return "Nothing to resume: the relay has every chunk's manifest"
+    return f"Resumed {len(records)} chunk(s): their providers can start"
 
 
 def decide(emit, home: Path, endpoints: Endpoints, private_key: str, action: str, job_id: int) -> str:

@@ -21,6 +21,12 @@ class TaskProgress:
 
 
 @dataclass(frozen=True)
+class TaskStep:
+    task: str
+    text: str  # the step the task began: "creating 4 chunk(s) on chain, escrowing …"
+
+
+@dataclass(frozen=True)
 class TaskFinished:
     task: str
     text: str = ""  # reported as INFO
@@ -65,6 +71,7 @@ class ChunkView:
     state: str  # the contract's status name: open, rendering, submitted, approved, paid, rejected, …
     progress: float = 0.0  # 0..1 of frames rendered
     preview_paths: tuple[str, ...] = ()
+    unsent: bool = False  # created on chain but its manifest is not on the relay yet: Resume sends it
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,10 @@ class JobView:
     name: str  # the scene's name and frame range, as the artist recognises it
     chunks: tuple[ChunkView, ...] = ()
     downloaded_to: str = ""
+
+    @property
+    def unsent(self) -> bool:
+        return any(c.unsent for c in self.chunks)
 
 
 @dataclass(frozen=True)

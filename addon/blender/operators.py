@@ -12,7 +12,7 @@ from functools import partial
 import bpy
 
 from ..farm import keystore
-from . import wallet, worker
+from . import progress, wallet, worker
 from .identity import preferences, user_dir
 from .preferences import endpoints, network_allowed
 from .session import SESSION
@@ -26,7 +26,7 @@ def run_task(op, name: str, fn, *args) -> set:
         worker.start(name, fn, *args)
         return {"FINISHED"}
     SESSION.reports.clear()  # only this task's reports
-    worker.run_blocking(name, fn, *args)
+    worker.run_blocking(name, fn, *args, after=progress.sync)
     for level, text in SESSION.reports:
         op.report({level}, text)
     failed = any(level == "ERROR" for level, _ in SESSION.reports)

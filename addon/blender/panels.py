@@ -149,6 +149,10 @@ def draw_jobs(layout, actions: bool) -> None:
     for job in SESSION.jobs:
         box = layout.box()
         box.label(text=job.name, icon="SCENE_DATA")
+        if job.unsent:
+            box.label(text="The relay did not store every chunk's scene: its provider cannot start", icon="ERROR")
+            if actions:
+                box.operator("render_farm.resume", icon="FILE_REFRESH")
         for chunk in job.chunks:
             row = box.row()
             row.label(text=f"#{chunk.job_id} frames {chunk.frames[0]}–{chunk.frames[1]}",

@@ -59,6 +59,8 @@ class Session:
             self.task, self.progress, self.progress_text, self.last_error = message.task, (0.0, 0.0), "", ""
         elif isinstance(message, m.TaskProgress):
             self.progress, self.progress_text = (message.done, message.total), message.text
+        elif isinstance(message, m.TaskStep):
+            self.progress_text = message.text
         elif isinstance(message, m.TaskFinished):
             self.task, self.last_info = "", message.text
             if message.text:

@@ -46,13 +46,20 @@ def _run(name: str, fn, args, emit, quiet: bool = False) -> None:
             emit(m.TaskFinished(name, text or ""))
 
 
+_running = threading.Event()  # a task (quiet ones too) is running on the worker
+
+
 def _loop() -> None:
     while True:
         item = _tasks.get()
         if item is _stop:
             return
         name, fn, args, quiet = item
-        _run(name, fn, args, _messages.put, quiet)
+        _running.set()
+        try:
+            _run(name, fn, args, _messages.put, quiet)
+        finally:
+            _running.clear()
 
 
 def start(name: str, fn, *args, quiet: bool = False) -> None:
@@ -64,9 +71,15 @@ def start(name: str, fn, *args, quiet: bool = False) -> None:
     _tasks.put((name, fn, args, quiet))
 
 
-def run_blocking(name: str, fn, *args) -> None:
-    """The same task on this thread, for headless use; its messages are applied as they come."""
-    _run(name, fn, args, SESSION.apply)
+def run_blocking(name: str, fn, *args, after=None) -> None:
+    """The same task on this thread, for headless use; its messages are applied as they come (then
+    `after(SESSION)`, if given)."""
+    def apply(message) -> None:
+        SESSION.apply(message)
+        if after is not None:
+            after(SESSION)
+
+    _run(name, fn, args, apply)
 
 
 def drain(limit: int = 64) -> int:
@@ -83,7 +96,7 @@ def drain(limit: int = 64) -> int:
 
 
 def busy() -> bool:
-    return bool(SESSION.task) or not _tasks.empty()
+    return bool(SESSION.task) or _running.is_set() or not _tasks.empty()
 
 
 def stop(timeout: float = 5.0) -> None:

@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
             for state in follower.poll(job_ids):
                 r = state.record
                 print(f"job {r.job_id}  frames {r.frame_start}-{r.frame_end}  {state.state:<11} "
-                      f"{state.frames_done}/{state.frames_total}  provider {r.provider}  {r.name}")
+                      f"{state.frames_done}/{state.frames_total}  provider {r.provider}  {r.name}"
+                      + ("" if r.manifest_sent else "  (manifest not on the relay: run `resume`)"))
     except FarmError as error:
         return common.fail(str(error))
     return 0

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from addon.stacks.api import StacksClient
-
+from ..stacks.api import StacksClient
 from .contract import RenderFarm
 from .events import EventSink, ignore
 from .tx_journal import TxJournal

@@ -10,13 +10,12 @@ from dataclasses import dataclass, fields, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from addon.stacks import clarity as c
-from addon.stacks import keys
-from addon.stacks.api import StacksClient, TxResult
-from addon.stacks.errors import StacksError, TransactionFailed
-from addon.stacks.postconditions import stx_post_condition
-from addon.stacks.transactions import make_contract_call
-
+from ..stacks import clarity as c
+from ..stacks import keys
+from ..stacks.api import StacksClient, TxResult
+from ..stacks.errors import StacksError, TransactionFailed
+from ..stacks.postconditions import stx_post_condition
+from ..stacks.transactions import make_contract_call
 from .contract_errors import ContractError, error_for
 
 if TYPE_CHECKING:

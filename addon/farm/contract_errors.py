@@ -4,7 +4,7 @@ Spelled out so editors and type checkers see every class; tests/test_contract_sa
 against the contract's ERR_ constants (code, constant name), so the two cannot drift apart.
 """
 
-from addon.stacks.errors import StacksError
+from ..stacks.errors import StacksError
 
 
 class ContractError(StacksError):

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from addon.stacks.keys import parse_private_key
+from ..stacks.keys import parse_private_key
 
 MAGIC = b"RFSE"
 VERSION = 1

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from addon.stacks.errors import StacksError
-
+from ..stacks.errors import StacksError
 from . import contract_errors
 from .crypto import DecryptionError
 from .errors import AuthorizationError, ChainError, FarmError, IntegrityError, RelayError

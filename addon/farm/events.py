@@ -59,6 +59,7 @@ class Planned:
 class JobsCreated:
     job_ids: tuple[int, ...]
     batch_id: int
+    envelopes: tuple[bytes, ...] = ()  # each chunk's sealed scene manifest, to keep for a resume
 
 
 @dataclass(frozen=True)

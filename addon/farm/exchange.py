@@ -14,8 +14,7 @@ Each purpose gets its own key from it (docs/contract.md, "Why the fair exchange 
 import hashlib
 import secrets
 
-from addon.stacks import keys
-
+from ..stacks import keys
 from . import crypto
 
 

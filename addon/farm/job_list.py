@@ -40,6 +40,10 @@ class JobRecord:
     created_at: float = 0.0
     candidates: tuple[str, ...] = ()  # the providers the artist allowed, for a reassignment
     tried: tuple[str, ...] = ()  # providers that rejected, declined or failed this chunk before
+    # False from create-jobs until the relay stored the chunk's sealed manifest: a relay failure in between
+    # leaves it False, and `resume` sends it (and any blob the relay lacks, from package_dir) again.
+    manifest_sent: bool = True
+    package_dir: str = ""
 
 
 class JobList:

@@ -31,8 +31,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from addon.stacks import keys
-from addon.stacks.errors import InvalidKeyError
+from ..stacks import keys
+from ..stacks.errors import InvalidKeyError
 
 VERSION = 1
 KIND = "render-farm-keystore"

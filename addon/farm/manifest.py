@@ -23,8 +23,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from addon.stacks import keys
-
+from ..stacks import keys
 from . import crypto, exchange
 from .errors import AuthorizationError, IntegrityError, ManifestError
 

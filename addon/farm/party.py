@@ -6,8 +6,7 @@ import abc
 import hashlib
 from collections.abc import Callable
 
-from addon.stacks import keys
-
+from ..stacks import keys
 from .contract import Job, RenderFarm
 from .error_mapping import translated
 from .errors import IntegrityError

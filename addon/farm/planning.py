@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from addon.stacks.api import ReadOnlyCallError
-from addon.stacks.errors import StacksError
-
+from ..stacks.api import ReadOnlyCallError
+from ..stacks.errors import StacksError
 from . import estimate
 from .contract import PROVIDER_PAGE, Provider, RenderFarm
 from .contract_errors import ContractError

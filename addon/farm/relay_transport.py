@@ -20,8 +20,7 @@ from collections.abc import Iterable
 
 import httpx
 
-from addon.stacks.message import sign_message
-
+from ..stacks.message import sign_message
 from . import relay_protocol as proto
 from .relay_errors import RelayRefused, RelayUnavailable, error_from_response
 

@@ -132,7 +132,7 @@ class Requester(Party):
             created = self.farm.create_jobs(self.private_key, chain_chunks, min_reputation=request.min_reputation,
                                             relay_url=self.relay.base_url)
         job_ids = created.job_ids
-        self.emit(JobsCreated(tuple(job_ids), created.batch_id))
+        self.emit(JobsCreated(tuple(job_ids), created.batch_id, tuple(envelopes)))
         jobs = [SubmittedJob(job_id, c.provider, c.frames, c.reward, envelope)
                 for job_id, c, envelope in zip(job_ids, request.chunks, envelopes, strict=True)]
         blob_ids = sorted({f.blob for f in files})
@@ -145,9 +145,37 @@ class Requester(Party):
         if blob_ids is None:
             blob_ids = [f.blob for f in self._own_manifest(job_id, envelope).files]
         # (A relay whose cached view of the job predates a reassign reads the chain again on a mismatch.)
-        with translated(f"storing job {job_id}'s scene manifest on the relay (the job exists on chain: "
-                        "retry, or cancel it to recover the escrow)"):
+        with translated(f"storing job {job_id}'s scene manifest on the relay (the job exists on chain: resume "
+                        "once the relay answers, with Resume in the panel or `resume`, or cancel it to recover "
+                        "the escrow)"):
             self.relay.jobs.put_scene_manifest(job_id, envelope, blob_ids)
+
+    def resend_scene(self, job_id: int, envelope: bytes, files: Mapping[str, Path], provider: str) -> int:
+        """Finish a chunk whose submit a relay failure cut short after create-jobs: upload the files of its
+        manifest the relay lacks (from `files`, package path -> file on disk; content-addressed, so they get
+        the same blob ids) and store the sealed manifest. Returns how many blobs were uploaded."""
+        manifest = self._own_manifest(job_id, envelope, provider)
+        blob_ids = sorted({f.blob for f in manifest.files})
+        with translated("asking the relay which of the scene's files it lacks"):
+            missing = set(self.relay.blobs.missing(blob_ids))
+        need = [f for f in manifest.files if f.blob in missing]
+        uploaded = 0
+        if need:
+            absent = [f.path for f in need if not Path(files.get(f.path, "")).is_file()]
+            if absent:
+                raise FarmError(f"the relay lacks {len(need)} of job {job_id}'s files and the package no longer holds "
+                                f"{absent[0]}: cancel the job (its escrow comes back) and submit the scene again")
+            self.emit(Step("upload", f"uploading {len(need)} files of job {job_id} the relay lacks", job_id))
+            with translated("uploading the scene to the relay"):
+                report = self.relay.upload_files([files[f.path] for f in need], self.convergent_secret,
+                                                 progress=lambda done, total: self.emit(UploadProgress(done, total)))
+            changed = [f.path for f, up in zip(need, report.files, strict=True) if up.blob_id != f.blob]
+            if changed:
+                raise IntegrityError(f"{changed[0]} changed since job {job_id} was submitted, so the provider could "
+                                     "not verify it: cancel the job (its escrow comes back) and submit again")
+            uploaded = report.blobs_uploaded
+        self.send_manifest(job_id, envelope, blob_ids)
+        return uploaded
 
     def _seal(self, manifest: SceneManifest) -> bytes:
         return seal_scene_manifest(manifest, self.private_key, self._provider_key(manifest.provider))

@@ -27,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from addon.stacks.api import FAILED_STATUSES, StacksClient
-from addon.stacks.errors import NetworkError, TransactionRejected
-from addon.stacks.transactions import Transaction
+from ..stacks.api import FAILED_STATUSES, StacksClient
+from ..stacks.errors import NetworkError, TransactionRejected
+from ..stacks.transactions import Transaction
 
 PENDING, SUCCESS, FAILED, REJECTED, DROPPED = "pending", "success", "failed", "rejected", "dropped"
 _SCHEMA = """
