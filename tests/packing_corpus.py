@@ -21,6 +21,7 @@ import os
 import shutil
 import struct
 import sys
+import tempfile
 import wave
 
 import bpy
@@ -354,6 +355,105 @@ def add_import_node(d, at):
     return [f"{d}/models/tri.obj"]
 
 
+def write_vdbs(targets: dict[int, str]) -> None:
+    """Real OpenVDB files, one per frame in `targets` ({frame: path}): a geometry-nodes Bake node bakes a Mesh to
+    Volume of a cube that slides 0.25 to the right per frame, and Blender writes each frame's grid as a .vdb blob.
+    (The wheel's Mantaflow cannot bake, and it has no `openvdb` module.) The scene being built is saved and
+    reopened around it."""
+    path = bpy.data.filepath
+    bpy.ops.wm.save_mainfile()
+    work = tempfile.mkdtemp(prefix="vdb-")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = min(targets), max(targets)
+    bpy.ops.mesh.primitive_cube_add(size=1.2)
+    ob = bpy.context.active_object
+    group = bpy.data.node_groups.new("ToVolume", "GeometryNodeTree")
+    group.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
+    group.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    gin, gout = group.nodes.new("NodeGroupInput"), group.nodes.new("NodeGroupOutput")
+    move, time = group.nodes.new("GeometryNodeSetPosition"), group.nodes.new("GeometryNodeInputSceneTime")
+    offset, to_volume = group.nodes.new("ShaderNodeCombineXYZ"), group.nodes.new("GeometryNodeMeshToVolume")
+    scale = group.nodes.new("ShaderNodeMath")
+    scale.operation, scale.inputs[1].default_value = "MULTIPLY", 0.25
+    to_volume.inputs["Density"].default_value = 4.0
+    if "Resolution Mode" in to_volume.inputs:
+        to_volume.inputs["Resolution Mode"].default_value = "Amount"
+        to_volume.inputs["Voxel Amount"].default_value = 12
+    else:  # before 5.0 the resolution mode is a node property
+        to_volume.resolution_mode = "VOXEL_AMOUNT"
+        to_volume.inputs["Voxel Amount"].default_value = 12
+    bake = group.nodes.new("GeometryNodeBake")
+    bake.bake_items.new("GEOMETRY", "Geometry")
+    links = group.links
+    links.new(time.outputs["Frame"], scale.inputs[0])
+    links.new(scale.outputs[0], offset.inputs["X"])
+    links.new(offset.outputs[0], move.inputs["Offset"])
+    links.new(gin.outputs[0], move.inputs["Geometry"])
+    links.new(move.outputs[0], to_volume.inputs[0])
+    links.new(to_volume.outputs[0], bake.inputs[0])
+    links.new(bake.outputs[0], gout.inputs[0])
+    mod = ob.modifiers.new("ToVolume", "NODES")
+    mod.node_group = group
+    bpy.context.evaluated_depsgraph_get()
+    if hasattr(mod, "bake_target"):
+        mod.bake_target = "DISK"
+    mod.bake_directory = "//bake"
+    entry = mod.bakes[0]
+    entry.bake_mode = "ANIMATION"
+    entry.use_custom_simulation_frame_range = True
+    entry.frame_start, entry.frame_end = min(targets), max(targets)
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.join(work, "vdb.blend"))
+    with bpy.context.temp_override(scene=scene, active_object=ob, object=ob, selected_objects=[ob]):
+        bpy.ops.object.geometry_node_bake_single(session_uid=ob.session_uid, modifier_name=mod.name,
+                                                 bake_id=mod.bakes[0].bake_id)
+    blobs = os.path.join(work, "bake", str(mod.bakes[0].bake_id), "blobs")
+    for frame, target in targets.items():
+        (blob,) = [n for n in os.listdir(blobs) if n.startswith(f"{frame:05d}_") and n.endswith(".vdb")]
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(os.path.join(blobs, blob), target)
+    shutil.rmtree(work)
+    bpy.ops.wm.open_mainfile(filepath=path)
+
+
+def volume_object(name: str, raw: str, at, color):
+    """A Volume object reading `raw`, glowing `color` where its density grid is (Principled Volume emission)."""
+    volume = bpy.data.volumes.new(name)
+    volume.filepath = raw
+    mat = bpy.data.materials.new(name + "Glow")
+    mat.use_nodes = True
+    nodes = mat.node_tree.nodes
+    nodes.clear()
+    shader = nodes.new("ShaderNodeVolumePrincipled")
+    shader.inputs["Color"].default_value = (0, 0, 0, 1)
+    shader.inputs["Emission Strength"].default_value = 3.0
+    shader.inputs["Emission Color"].default_value = color
+    out = nodes.new("ShaderNodeOutputMaterial")
+    mat.node_tree.links.new(shader.outputs[0], out.inputs["Volume"])
+    volume.materials.append(mat)
+    ob = bpy.data.objects.new(name, volume)
+    ob.location = (at[0] - 1.0, at[1], 0)
+    bpy.context.scene.collection.objects.link(ob)
+    return volume
+
+
+def add_volume(d, at):
+    """A Volume object loading one .vdb (a second one beside it is not used)."""
+    write_vdbs({2: f"{d}/volumes/cloud.vdb", 5: f"{d}/volumes/unused.vdb"})
+    volume_object("Cloud", "//volumes/cloud.vdb", at, (0.2, 0.6, 1, 1))
+    return [f"{d}/volumes/cloud.vdb"]
+
+
+def add_volume_sequence(d, at):
+    """A VDB sequence of 8 files read with an offset of 2: frames 3-4 read files 5 and 6 only."""
+    write_vdbs({f: f"{d}/volumes/smoke/smoke_{f:04d}.vdb" for f in range(1, 9)})
+    volume = volume_object("Smoke", "//volumes/smoke/smoke_0001.vdb", at, (1, 0.5, 0.1, 1))
+    volume.is_sequence = True
+    volume.frame_start, volume.frame_duration, volume.frame_offset = 1, 8, 2
+    volume.sequence_mode = "CLIP"
+    return [f"{d}/volumes/smoke/smoke_{f:04d}.vdb" for f in (5, 6)]
+
+
 def add_packed(d, at):
     write_png(f"{d}/tex/packed.png", (0.5, 0.9, 0.1))
     image = bpy.data.images.load(f"{d}/tex/packed.png")
@@ -461,7 +561,7 @@ def add_strip(d, at):
 BUILDERS = {"image": add_image, "udim": add_udim, "sequence": add_sequence, "library": add_library,
             "font": add_font, "sound": add_sound, "alembic": add_alembic, "point_cache": add_point_cache,
             "ies": add_ies, "script": add_script, "import_node": add_import_node, "packed": add_packed,
-            "bake": add_bake, "movie": add_movie}
+            "bake": add_bake, "movie": add_movie, "volume": add_volume, "volume_sequence": add_volume_sequence}
 
 
 def build_project(root: str, name: str, kinds: list[str], compress: bool = False) -> None:

@@ -22,7 +22,8 @@ CORPUS = [sys.executable, str(ROOT / "tests" / "packing_corpus.py")]
 THRESHOLD = 2 / 255
 # project -> (a dependency whose absence must show in the render, a packed file put in its place or None). The strip's
 # frame is replaced rather than deleted: Blender 4.5 crashes rendering a strip whose image is missing.
-CONTROLS = {"image": ("tex/wood.png", None), "bake": ("bakes", None),
+CONTROLS = {"image": ("tex/wood.png", None), "bake": ("bakes", None), "volume": ("volumes/cloud.vdb", None),
+            "volume_sequence": ("volumes/smoke/smoke_0005.vdb", None),
             "strip": ("plates/p_0003.png", "image/tex/wood.png")}
 
 
@@ -85,7 +86,7 @@ def corpus(tmp_path_factory):
 
 
 PROJECTS = ["image", "udim", "sequence", "library", "font", "sound", "alembic", "point_cache", "ies", "script",
-            "import_node", "packed", "bake", "movie", "strip", "all"]
+            "import_node", "packed", "bake", "movie", "strip", "volume", "volume_sequence", "all"]
 
 
 def _project(corpus, name):
@@ -127,7 +128,7 @@ def test_package_renders_the_same_from_a_new_place(corpus, name):
 def test_the_comparison_can_fail(corpus):
     # The textured scenes are not black, and a package missing one texture is caught by the threshold.
     renders = corpus["renders"]
-    for name in ("image", "udim", "sequence", "library", "all"):
+    for name in ("image", "udim", "sequence", "library", "volume", "volume_sequence", "all"):
         assert corpus["pack"][f"{renders / f'{name}.orig.png'} vs {renders / f'{name}.pack.png'}"]["mean_value"] > 0.2
     for name in CONTROLS:
         if name in corpus["names"]:
