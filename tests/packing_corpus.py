@@ -266,6 +266,31 @@ def add_alembic(d, at):
     return [f"{d}/cache/cube.abc"]
 
 
+def add_usd(d, at):
+    """A USD cache read through a Mesh Sequence Cache modifier (a CacheFile data-block), like Alembic."""
+    if not getattr(bpy.app.build_options, "usd", False) or not hasattr(bpy.ops.wm, "usd_export"):
+        return None
+    os.makedirs(f"{d}/cache", exist_ok=True)
+    path = bpy.data.filepath
+    bpy.ops.wm.save_mainfile()
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.mesh.primitive_cube_add(size=1.2)
+    bpy.context.active_object.name = "Cube"
+    bpy.ops.wm.usd_export(filepath=f"{d}/cache/cube.usdc", export_materials=False)
+    bpy.ops.wm.open_mainfile(filepath=path)
+    mat, _ = emission_material("UsdPaint", color=(0.9, 0.9, 0.2, 1))
+    ob = quad("UsdCube", mat, at, size=0.5)
+    ob.rotation_euler = (0.6, 0.4, 0)
+    mod = ob.modifiers.new("Cache", "MESH_SEQUENCE_CACHE")
+    before = set(bpy.data.cache_files)
+    bpy.ops.cachefile.open(filepath=f"{d}/cache/cube.usdc")
+    (cache,) = set(bpy.data.cache_files) - before
+    cache.filepath = "//cache/cube.usdc"
+    mod.cache_file = cache
+    mod.object_path = "/root/Cube/Cube"
+    return [f"{d}/cache/cube.usdc"]
+
+
 def add_point_cache(d, at):
     ob = quad("Emitter", None, at, size=1.0)
     mod = ob.modifiers.new("Particles", "PARTICLE_SYSTEM")
@@ -559,7 +584,7 @@ def add_strip(d, at):
 
 
 BUILDERS = {"image": add_image, "udim": add_udim, "sequence": add_sequence, "library": add_library,
-            "font": add_font, "sound": add_sound, "alembic": add_alembic, "point_cache": add_point_cache,
+            "font": add_font, "sound": add_sound, "alembic": add_alembic, "usd": add_usd, "point_cache": add_point_cache,
             "ies": add_ies, "script": add_script, "import_node": add_import_node, "packed": add_packed,
             "bake": add_bake, "movie": add_movie, "volume": add_volume, "volume_sequence": add_volume_sequence}
 

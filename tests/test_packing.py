@@ -23,6 +23,7 @@ THRESHOLD = 2 / 255
 # project -> (a dependency whose absence must show in the render, a packed file put in its place or None). The strip's
 # frame is replaced rather than deleted: Blender 4.5 crashes rendering a strip whose image is missing.
 CONTROLS = {"image": ("tex/wood.png", None), "bake": ("bakes", None), "volume": ("volumes/cloud.vdb", None),
+            "usd": ("cache/cube.usdc", None),
             "volume_sequence": ("volumes/smoke/smoke_0005.vdb", None),
             "strip": ("plates/p_0003.png", "image/tex/wood.png")}
 
@@ -85,7 +86,7 @@ def corpus(tmp_path_factory):
             "pack": json.loads((renders / "pack.json").read_text())}
 
 
-PROJECTS = ["image", "udim", "sequence", "library", "font", "sound", "alembic", "point_cache", "ies", "script",
+PROJECTS = ["image", "udim", "sequence", "library", "font", "sound", "alembic", "usd", "point_cache", "ies", "script",
             "import_node", "packed", "bake", "movie", "strip", "volume", "volume_sequence", "all"]
 
 
