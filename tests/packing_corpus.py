@@ -479,6 +479,27 @@ def add_volume_sequence(d, at):
     return [f"{d}/volumes/smoke/smoke_{f:04d}.vdb" for f in (5, 6)]
 
 
+def add_mesh_cache(d, at):
+    """A Mesh Cache modifier reading a .pc2 point cache: a path slot the explicit tracer does not know, caught by
+    Blender's own list of paths (bpy.data.file_path_foreach, 5.0+) and shipped as "other"."""
+    if not hasattr(bpy.data, "file_path_foreach"):
+        return None
+    mat, _ = emission_material("Warped", color=(0.6, 1, 0.6, 1))
+    ob = quad("Warped", mat, at, size=1.0)
+    corners = [tuple(v.co) for v in ob.data.vertices]
+    os.makedirs(f"{d}/cache", exist_ok=True)
+    with open(f"{d}/cache/warp.pc2", "wb") as f:  # PC2: header, then every frame's points (x, y, z floats)
+        f.write(struct.pack("<12siiffi", b"POINTCACHE2\0", 1, len(corners), 1.0, 1.0, 4))
+        for frame in range(1, 5):
+            for x, y, z in corners:
+                f.write(struct.pack("<3f", x * (1 + 0.3 * frame), y * (1 - 0.15 * frame), z))
+    mod = ob.modifiers.new("Warp", "MESH_CACHE")
+    mod.cache_format = "PC2"
+    mod.filepath = "//cache/warp.pc2"
+    mod.frame_start = 1
+    return [f"{d}/cache/warp.pc2"]
+
+
 def add_packed(d, at):
     write_png(f"{d}/tex/packed.png", (0.5, 0.9, 0.1))
     image = bpy.data.images.load(f"{d}/tex/packed.png")
@@ -584,9 +605,11 @@ def add_strip(d, at):
 
 
 BUILDERS = {"image": add_image, "udim": add_udim, "sequence": add_sequence, "library": add_library,
-            "font": add_font, "sound": add_sound, "alembic": add_alembic, "usd": add_usd, "point_cache": add_point_cache,
+            "font": add_font, "sound": add_sound, "alembic": add_alembic, "usd": add_usd,
+            "point_cache": add_point_cache,
             "ies": add_ies, "script": add_script, "import_node": add_import_node, "packed": add_packed,
-            "bake": add_bake, "movie": add_movie, "volume": add_volume, "volume_sequence": add_volume_sequence}
+            "bake": add_bake, "movie": add_movie, "volume": add_volume, "volume_sequence": add_volume_sequence,
+            "mesh_cache": add_mesh_cache}
 
 
 def build_project(root: str, name: str, kinds: list[str], compress: bool = False) -> None:

@@ -23,7 +23,7 @@ THRESHOLD = 2 / 255
 # project -> (a dependency whose absence must show in the render, a packed file put in its place or None). The strip's
 # frame is replaced rather than deleted: Blender 4.5 crashes rendering a strip whose image is missing.
 CONTROLS = {"image": ("tex/wood.png", None), "bake": ("bakes", None), "volume": ("volumes/cloud.vdb", None),
-            "usd": ("cache/cube.usdc", None),
+            "usd": ("cache/cube.usdc", None), "mesh_cache": ("cache/warp.pc2", None),
             "volume_sequence": ("volumes/smoke/smoke_0005.vdb", None),
             "strip": ("plates/p_0003.png", "image/tex/wood.png")}
 
@@ -87,7 +87,7 @@ def corpus(tmp_path_factory):
 
 
 PROJECTS = ["image", "udim", "sequence", "library", "font", "sound", "alembic", "usd", "point_cache", "ies", "script",
-            "import_node", "packed", "bake", "movie", "strip", "volume", "volume_sequence", "all"]
+            "import_node", "packed", "bake", "movie", "strip", "volume", "volume_sequence", "mesh_cache", "all"]
 
 
 def _project(corpus, name):

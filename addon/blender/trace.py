@@ -95,6 +95,12 @@ def used(id_block) -> bool:
     return True
 
 
+def reached_ids() -> list:
+    """The data-blocks the render reaches (every one when no scene is being traced), in a stable order."""
+    ids = _reachable if _reachable is not None else set(bpy.data.user_map())
+    return sorted(ids, key=lambda i: (type(i).__name__, i.name_full))
+
+
 def describe(id_block, extra: str = "") -> str:
     kind = type(id_block).__name__
     name = f"{kind} '{id_block.name}'"
