@@ -79,9 +79,14 @@ def reachable_from(scene) -> set:
     return seen
 
 
+# Folders the trace looked for and did not find (bake folders): a re-pack must look again (farm/repack.py).
+probed: set[str] = set()
+
+
 def reach_from_scene(scene) -> None:
     global _reachable
     _reachable = reachable_from(scene)
+    probed.clear()
 
 
 def reach_everything() -> None:
@@ -294,7 +299,10 @@ def bake_slots(ob, mod) -> Iterator[Slot]:
         else:
             raw = mod.bake_directory.rstrip("/\\") + f"/{bake.bake_id}" if mod.bake_directory else ""
             setter = _parent_setter(mod, "bake_directory")
-        if raw and os.path.isdir(resolve(raw, base_dir(ob))):
+        folder = resolve(raw, base_dir(ob)) if raw else ""
+        if folder:
+            probed.add(folder)
+        if folder and os.path.isdir(folder):
             yield _slot("bake", ob, raw, owner=owner, pattern="directory", setter=setter)
 
 
