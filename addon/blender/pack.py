@@ -249,19 +249,20 @@ def write_planned(the_plan: Plan, out_dir: str, *, cache: HashCache | None = Non
         blends = [writer.add_written(the_plan.main_path, "blend", the_plan.blend)]
         blends += [writer.add_written(lib.path, "library", lib.source) for lib in the_plan.libraries]
         lap("blend_copies")
-        package = writer.commit(the_plan.main_path, blends + files, blender_version=blender_version,
-                                rewrite_keys=keys)
-        result = PackResult(the_plan, package, timings)
-        if before is not None:
+        inputs = None
+        if before is not None:  # what a later re-pack checks to skip Blender (the staged files keep their stat)
+            staged = Package(root=writer.stage, blend=the_plan.main_path, files=blends + files)
             hashes = {f.source: f.sha256 for f in files}
             hashes.update({s: writer.cache.plaintext_sha256(s).hex() for s in sources[:1 + len(the_plan.libraries)]})
-            package.inputs = repack.record(
-                blend=the_plan.blend, project=the_plan.project_root, frames=the_plan.requested_frames, out=package.root,
-                inputs=before, hashes=hashes, probed=the_plan.probed, listed=the_plan.listed, package=package,
-                problems=the_plan.problems, result=result.to_json())
-            package.save_manifest()
+            final = PackResult(the_plan, Package(root=writer.out, blend=the_plan.main_path, files=blends + files))
+            inputs = repack.record(
+                blend=the_plan.blend, project=the_plan.project_root, frames=the_plan.requested_frames, out=writer.out,
+                inputs=before, hashes=hashes, probed=the_plan.probed, listed=the_plan.listed, package=staged,
+                problems=the_plan.problems, result=final.to_json())
+        package = writer.commit(the_plan.main_path, blends + files, blender_version=blender_version,
+                                rewrite_keys=keys, inputs=inputs)
         lap("commit")
-    return result
+    return PackResult(the_plan, package, timings)
 
 
 def _rewrite_key(writer: PackageWriter, source: str, path: str, roots: dict[str, str], frames: list[int],
@@ -292,8 +293,15 @@ def open_blend(path: str) -> None:
         raise PackageError(f"Blender could not open {path}: it may be truncated or damaged")
 
 
-def pack_file(blend: str, out_dir: str, **options) -> PackResult:
-    """Headless: open `blend` (scripts off) and pack it. The file is only read."""
+def pack_file(blend: str, out_dir: str, *, reuse: bool = True, **options) -> PackResult | repack.Reused:
+    """Headless: open `blend` (scripts off) and pack it. The file is only read. With `reuse`, a previous package
+    at `out_dir` whose inputs are all unchanged is returned as it is, without opening the file (farm/repack.py)."""
+    if reuse:
+        cache = options.get("cache")
+        reused = repack.reuse(blend, out_dir, project=options.get("project_root"), frames=options.get("frames"),
+                              hash_file=(lambda p: cache.plaintext_sha256(p).hex()) if cache else None)
+        if reused is not None:
+            return reused
     open_blend(os.path.abspath(blend))
     return pack_loaded(out_dir, in_session=False, **options)
 

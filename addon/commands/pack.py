@@ -86,7 +86,7 @@ def _pack(args, blend, frames):
                TimeRemainingColumn())
     with Progress(*columns, transient=True, disable=args.json) as bar:
         task = bar.add_task("packing", total=None)
-        result = pack_file(blend, args.out, project_root=args.project, frames=frames, cache=cache,
+        result = pack_file(blend, args.out, project_root=args.project, frames=frames, cache=cache, reuse=False,
                            progress=lambda done, total: bar.update(task, completed=done, total=total))
     if cache:
         cache.close()

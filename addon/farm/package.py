@@ -213,7 +213,7 @@ class Package:
     def save_manifest(self) -> None:
         target = os.path.join(self.root, MANIFEST_NAME)
         with open(target + ".tmp", "w", encoding="utf-8") as f:
-            json.dump(self.to_json(), f, indent=1)
+            json.dump(self.to_json(), f, separators=(",", ":"))  # compact: it is read by code, and written every pack
         os.replace(target + ".tmp", target)
 
     @classmethod
