@@ -185,26 +185,25 @@ def case_collision(d):
     textured(d, "//../collide-assets/a.png", name="B")
 
 
-def _saved_by(d, version: bytes):
-    """Save, then make the header say another Blender wrote the file, and open it again (Blender reads the header's
-    version, and warns, but opens it)."""
+def _saved_by(d, major: int, minor: int):
+    """Save, then make the header say another Blender wrote the file (BLENDER-v402 before 5.0, BLENDER17-01v0500
+    since), and open it again: Blender reads the header's version, and warns, but opens it."""
     path = os.path.join(d, "scene.blend")
     save(path)
     with open(path, "r+b") as f:
-        head = f.read(32)
-        at = re.search(rb"[vV]\d{4}", head).start() + 1
-        f.seek(at)
-        f.write(version)
+        match = re.search(rb"[vV](\d{3,4})", f.read(32))
+        f.seek(match.start(1))
+        f.write(str(major * 100 + minor).zfill(len(match.group(1))).encode())
     open_blend(path)
     return {"saved": True}
 
 
 def case_newer_blender(d):
-    return _saved_by(d, b"%02d%02d" % (bpy.app.version[0] + 1, 0))
+    return _saved_by(d, bpy.app.version[0] + 1, 0)
 
 
 def case_older_blender(d):
-    return _saved_by(d, b"0401")
+    return _saved_by(d, 4, 1)
 
 
 def _driven(expression: str):
@@ -272,7 +271,14 @@ def case_addon_node_missing(d):
 def case_addon_node_installed(d):
     # The artist's session has the add-on (the panel packs the open scene): its node is still not on providers.
     _addon_nodes()
-    return {"cleanup": lambda: [bpy.utils.unregister_class(c) for c in (FarmAddonNode, FarmAddonGroup)]}
+    return {"cleanup": _drop_addon_nodes}
+
+
+def _drop_addon_nodes():
+    # The nodes go before their classes: Blender 4.2 crashes freeing a node whose type was unregistered.
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.utils.unregister_class(FarmAddonNode)
+    bpy.utils.unregister_class(FarmAddonGroup)
 
 
 def case_freestyle_script(d):
