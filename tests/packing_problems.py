@@ -306,6 +306,7 @@ def main(root: str, out: str) -> None:
         new_scene()
         options = build(d) or {}
         if options == "skip":
+            report[name] = None  # this Blender has not got the feature
             continue
         if not options.get("unsaved") and not options.get("saved"):
             save(os.path.join(d, "scene.blend"))
