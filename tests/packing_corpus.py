@@ -6,6 +6,7 @@ Run by the tests as a separate process (bpy owns global state):
   python tests/packing_corpus.py odd DIR          a project whose paths hold odd characters
   python tests/packing_corpus.py pack DIR OUT     pack every project into OUT/<name>/ (result.json there)
   python tests/packing_corpus.py render SPEC.json render [blend, frame, png] triples at 32x32 px
+  python tests/packing_corpus.py volume-frames BLEND OUT.json   which file a VDB sequence loads, Blender vs ours
 
 Every project renders frames 1-4 with Cycles (4 samples, 32x32 px, CPU, no denoising), an orthographic
 camera looking down at emissive quads, so a missing texture shows as a wrong pixel. `expected.json`
@@ -725,6 +726,30 @@ def render(spec_path: str) -> None:
         json.dump(report, f, indent=1)
 
 
+def volume_frames(blend: str, out: str) -> None:
+    """For every sequence mode and scene frames -1..11: the file Blender's volume loads, and the one
+    farm/package.py says it reads (start 2, duration 3, offset 1)."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from addon.farm.package import sequence_file, volume_frame
+
+    bpy.ops.wm.open_mainfile(filepath=blend, load_ui=False, use_scripts=False)
+    ob = next(o for o in bpy.context.scene.objects if o.type == "VOLUME" and o.data.is_sequence)
+    volume = ob.data
+    volume.frame_start, volume.frame_duration, volume.frame_offset = 2, 3, 1
+    first = bpy.path.abspath(volume.filepath)
+    report = []
+    for mode in ("CLIP", "EXTEND", "REPEAT", "PING_PONG"):
+        volume.sequence_mode = mode
+        for frame in range(-1, 12):
+            bpy.context.scene.frame_set(frame)
+            grids = ob.evaluated_get(bpy.context.evaluated_depsgraph_get()).data.grids
+            ours = volume_frame(frame, start=2, duration=3, offset=1, mode=mode)
+            report.append({"mode": mode, "frame": frame, "blender": grids.frame_filepath or None,
+                           "ours": sequence_file(first, ours) if ours is not None else None})
+    with open(out, "w") as f:
+        json.dump(report, f, indent=1)
+
+
 if __name__ == "__main__":
     command = sys.argv[1]
     if command == "build":
@@ -737,5 +762,7 @@ if __name__ == "__main__":
         pack_all(os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3]))
     elif command == "render":
         render(sys.argv[2])
+    elif command == "volume-frames":
+        volume_frames(os.path.abspath(sys.argv[2]), sys.argv[3])
     else:
         sys.exit(__doc__)

@@ -8,6 +8,7 @@ missing texture shows as pink or black, far beyond the threshold).
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -148,3 +149,15 @@ def test_the_all_project_is_compressed_and_its_copy_too(corpus):
     assert (corpus["src"] / "all" / "scene.blend").read_bytes()[:4] == b"\x28\xb5\x2f\xfd"  # zstd
     main = Path(result["package"]) / Package.load(result["package"]).blend
     assert main.read_bytes()[:4] == b"\x28\xb5\x2f\xfd"
+
+
+def test_vdb_sequence_frames_are_the_files_blender_loads(corpus, tmp_path):
+    # Every sequence mode, frames before, inside and after the sequence: farm/package.py's volume_frame names the
+    # file Blender's own volume loads (VolumeGrids.frame_filepath of the evaluated volume), or none where it loads
+    # none.
+    _project(corpus, "volume_sequence")
+    run([*CORPUS, "volume-frames", str(corpus["src"] / "volume_sequence" / "scene.blend"), str(tmp_path / "f.json")])
+    report = json.loads((tmp_path / "f.json").read_text())
+    assert len(report) == 4 * 13 and any(r["blender"] is None for r in report)
+    for row in report:
+        assert row["ours"] == (os.path.normpath(row["blender"]) if row["blender"] else None), row
