@@ -229,7 +229,7 @@ def write_planned(the_plan: Plan, out_dir: str, *, cache: HashCache | None = Non
 
     sources = [the_plan.blend, *(b.source for b in the_plan.libraries), *(f.source for f in the_plan.files)]
     try:
-        before = repack.stat_inputs(sources)
+        before = repack.snapshot(sources, the_plan.probed, the_plan.listed, os.path.abspath(out_dir))
     except OSError:
         before = None  # a source vanished: the copy reports it; no record, so the next pack is a full one
     with PackageWriter(out_dir, cache) as writer:
@@ -257,8 +257,7 @@ def write_planned(the_plan: Plan, out_dir: str, *, cache: HashCache | None = Non
             final = PackResult(the_plan, Package(root=writer.out, blend=the_plan.main_path, files=blends + files))
             inputs = repack.record(
                 blend=the_plan.blend, project=the_plan.project_root, frames=the_plan.requested_frames, out=writer.out,
-                inputs=before, hashes=hashes, probed=the_plan.probed, listed=the_plan.listed, package=staged,
-                problems=the_plan.problems, result=final.to_json())
+                before=before, hashes=hashes, package=staged, problems=the_plan.problems, result=final.to_json())
         package = writer.commit(the_plan.main_path, blends + files, blender_version=blender_version,
                                 rewrite_keys=keys, inputs=inputs)
         lap("commit")

@@ -58,31 +58,33 @@ def _existing_ancestor(path: str) -> str:
     return folder
 
 
-def stat_inputs(paths) -> dict[str, list[int]]:
-    """(size, mtime_ns, ctime_ns) of each input, taken before it is read (a change while packing shows later)."""
-    result = {}
-    for path in paths:
+def snapshot(inputs, probed, listed, out: str) -> dict:
+    """Taken after the trace and before any file is read: each input's (size, mtime_ns, ctime_ns), the probed
+    paths that are missing, and the listing of each folder that decided what is read (and of the nearest
+    existing folder above each missing path). A change while packing then shows at the next re-pack."""
+    stats = {}
+    for path in inputs:
         st = os.stat(path)
-        result[path] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
-    return result
-
-
-def record(*, blend: str, project: str, frames, out: str, inputs: dict[str, list[int]], hashes: dict[str, str],
-           probed, listed, package: Package, problems: list[Problem], result: dict) -> dict:
-    """What `reuse()` checks next time. `inputs` from stat_inputs (before reading), `hashes` their sha256 hex,
-    `probed` every path the trace looked at, `listed` every folder whose listing decided what is read."""
+        stats[path] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
     absent = sorted({p for p in probed if not os.path.lexists(p)})
-    folders = set(listed) | {_existing_ancestor(p) for p in absent}
-    folders = {f for f in folders if f and os.path.isdir(f)}
+    folders = {f for f in {*listed, *(_existing_ancestor(p) for p in absent)} if f and os.path.isdir(f)}
+    return {"inputs": stats, "absent": absent,
+            "folders": {f: [os.stat(f).st_mtime_ns, _listing(f, out)] for f in sorted(folders)}}
+
+
+def record(*, blend: str, project: str, frames, out: str, before: dict, hashes: dict[str, str], package: Package,
+           problems: list[Problem], result: dict) -> dict:
+    """What `reuse()` checks next time: `before` from snapshot(), `hashes` the inputs' sha256 hex, `package` the
+    written package (its files keep their stat when the staging folder is renamed into place)."""
     outputs = {}
     for entry in package.files:
         st = os.stat(package.absolute(entry))
         outputs[entry.path] = [st.st_size, st.st_mtime_ns]
     return {"version": VERSION, "packer": packer_identity(), "blend": blend, "project": project,
             "frames": list(frames) if frames else None, "out": out,
-            "inputs": {p: [*s, hashes[p]] for p, s in inputs.items()}, "absent": absent,
-            "folders": {f: [os.stat(f).st_mtime_ns, _listing(f, out)] for f in sorted(folders)},
-            "outputs": outputs, "problems": [asdict(p) for p in problems], "result": result}
+            "inputs": {p: [*s, hashes[p]] for p, s in before["inputs"].items()}, "absent": before["absent"],
+            "folders": before["folders"], "outputs": outputs, "problems": [asdict(p) for p in problems],
+            "result": result}
 
 
 @dataclass
