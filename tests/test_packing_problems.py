@@ -56,6 +56,13 @@ FIX = {"missing": "Find Missing Files", "absolute": "Make Paths Relative", "outs
        "freestyle_script": "Parameter Editor", "text_module": "never run scripts"}
 
 
+# What the message must name (the data-block and property).
+NAMES = {"driver": "Object 'Driven' > location[0] ",
+         "driver_in_node_tree": "Material 'Pulse' > node tree > nodes[\"Emission\"].inputs[1].default_value is",
+         "addon_node_missing": "Material 'Custom' > node 'Add-on group'",
+         "freestyle_script": "view layer 'ViewLayer'", "text_module": "Text 'setup.py'"}
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     base = tmp_path_factory.mktemp("problems")
@@ -71,6 +78,8 @@ def test_problem_kind(report, case):
         pytest.skip(f"this Blender has no {case} feature")
     found = report[case]
     assert [(p["kind"], p["severity"]) for p in found] == EXPECTED[case]
+    if case in NAMES:
+        assert all(NAMES[case] in p["message"] for p in found), found
     for p in found:
         if p["kind"] == EXPECTED[case][-1][0]:  # the case's own kind (others have their own case)
             assert FIX[case] in p["message"], p["message"]

@@ -39,7 +39,7 @@ def _driver_problems() -> list[Problem]:
                 driver = curve.driver
                 if driver.type != "SCRIPTED" or driver.is_simple_expression:
                     continue
-                target = f"{where} > {curve.data_path}[{curve.array_index}]"
+                target = f"{where} > {_property(holder, curve)}"
                 problems.append(Problem("driver", WARNING, None, f"{target} is driven by the expression "
                                         f"{driver.expression!r}, which needs Python: providers render with scripts "
                                         "off, so it keeps the value saved in the file on every frame. Use a simple "
@@ -47,6 +47,16 @@ def _driver_problems() -> list[Problem]:
                                         "as sin or min) or bake the animation to keyframes (Object > Animation > "
                                         "Bake Action).", datablock=target))
     return problems
+
+
+def _property(holder, curve) -> str:
+    """The driven property as the artist reads it: `location[0]`, but `...default_value` for a single value."""
+    try:
+        value = holder.path_resolve(curve.data_path)
+    except ValueError:
+        value = None
+    array = hasattr(value, "__len__") and not isinstance(value, str)
+    return curve.data_path + (f"[{curve.array_index}]" if array else "")
 
 
 def _from_addon(node) -> bool:
