@@ -309,3 +309,12 @@ def test_a_change_takes_the_full_path_and_gets_it_right(projects, tmp_path, name
         assert again["files"][0]["sha256"] != first["files"][0]["sha256"]
     if name == "blend":
         assert [f["packed"] for f in again["files"]] == ["tex/unused.png"]
+
+
+def test_an_unchanged_repack_reports_like_a_pack(projects, tmp_path):
+    blend, cache = copy_project(projects, "library", tmp_path), tmp_path / "hashes.sqlite3"
+    args = [sys.executable, "-m", "addon", "pack", str(blend), "--out", str(tmp_path / "pkg"), "--hash-cache",
+            str(cache)]
+    first, second = (subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300) for _ in range(2))
+    assert first.returncode == second.returncode == 0 and REUSED in second.stderr
+    assert first.stdout == second.stdout and "packed 4 files" in second.stdout and "outside" in second.stdout
