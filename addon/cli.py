@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 
 COMMANDS = ("pack", "estimate", "submit", "resume", "status", "approve", "reject", "download", "cancel",
             "wallet")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of `only` (then no other command module is imported: some import
+    network and crypto libraries, and a re-pack that needs no Blender finishes in a tenth of a second)."""
     parser = argparse.ArgumentParser(prog="python -m addon", description="Render Farm on Stacks, headless.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name in [only] if only in COMMANDS else COMMANDS:
         module = importlib.import_module(f"{__package__}.commands.{name}")
         doc = (module.__doc__ or "").strip()
         sub = commands.add_parser(name, help=doc.splitlines()[0] if doc else None, description=doc,
@@ -28,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     return args._run(args)

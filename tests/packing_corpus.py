@@ -6,6 +6,7 @@ Run by the tests as a separate process (bpy owns global state):
   python tests/packing_corpus.py odd DIR          a project whose paths hold odd characters
   python tests/packing_corpus.py pack DIR OUT     pack every project into OUT/<name>/ (result.json there)
   python tests/packing_corpus.py render SPEC.json render [blend, frame, png] triples at 32x32 px
+  python tests/packing_corpus.py volume-frames BLEND OUT.json   which file a VDB sequence loads, Blender vs ours
 
 Every project renders frames 1-4 with Cycles (4 samples, 32x32 px, CPU, no denoising), an orthographic
 camera looking down at emissive quads, so a missing texture shows as a wrong pixel. `expected.json`
@@ -21,6 +22,7 @@ import os
 import shutil
 import struct
 import sys
+import tempfile
 import wave
 
 import bpy
@@ -265,6 +267,31 @@ def add_alembic(d, at):
     return [f"{d}/cache/cube.abc"]
 
 
+def add_usd(d, at):
+    """A USD cache read through a Mesh Sequence Cache modifier (a CacheFile data-block), like Alembic."""
+    if not getattr(bpy.app.build_options, "usd", False) or not hasattr(bpy.ops.wm, "usd_export"):
+        return None
+    os.makedirs(f"{d}/cache", exist_ok=True)
+    path = bpy.data.filepath
+    bpy.ops.wm.save_mainfile()
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.mesh.primitive_cube_add(size=1.2)
+    bpy.context.active_object.name = "Cube"
+    bpy.ops.wm.usd_export(filepath=f"{d}/cache/cube.usdc", export_materials=False)
+    bpy.ops.wm.open_mainfile(filepath=path)
+    mat, _ = emission_material("UsdPaint", color=(0.9, 0.9, 0.2, 1))
+    ob = quad("UsdCube", mat, at, size=0.5)
+    ob.rotation_euler = (0.6, 0.4, 0)
+    mod = ob.modifiers.new("Cache", "MESH_SEQUENCE_CACHE")
+    before = set(bpy.data.cache_files)
+    bpy.ops.cachefile.open(filepath=f"{d}/cache/cube.usdc")
+    (cache,) = set(bpy.data.cache_files) - before
+    cache.filepath = "//cache/cube.usdc"
+    mod.cache_file = cache
+    mod.object_path = "/root/Cube/Cube"
+    return [f"{d}/cache/cube.usdc"]
+
+
 def add_point_cache(d, at):
     ob = quad("Emitter", None, at, size=1.0)
     mod = ob.modifiers.new("Particles", "PARTICLE_SYSTEM")
@@ -352,6 +379,126 @@ def add_import_node(d, at):
     group.links.new(paint.outputs[0], out.inputs[0])
     ob.modifiers.new("Import", "NODES").node_group = group
     return [f"{d}/models/tri.obj"]
+
+
+def write_vdbs(targets: dict[int, str]) -> None:
+    """Real OpenVDB files, one per frame in `targets` ({frame: path}): a geometry-nodes Bake node bakes a Mesh to
+    Volume of a cube that slides 0.25 to the right per frame, and Blender writes each frame's grid as a .vdb blob.
+    (The wheel's Mantaflow cannot bake, and it has no `openvdb` module.) The scene being built is saved and
+    reopened around it."""
+    path = bpy.data.filepath
+    bpy.ops.wm.save_mainfile()
+    work = tempfile.mkdtemp(prefix="vdb-")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = min(targets), max(targets)
+    bpy.ops.mesh.primitive_cube_add(size=1.2)
+    ob = bpy.context.active_object
+    group = bpy.data.node_groups.new("ToVolume", "GeometryNodeTree")
+    group.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
+    group.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    gin, gout = group.nodes.new("NodeGroupInput"), group.nodes.new("NodeGroupOutput")
+    move, time = group.nodes.new("GeometryNodeSetPosition"), group.nodes.new("GeometryNodeInputSceneTime")
+    offset, to_volume = group.nodes.new("ShaderNodeCombineXYZ"), group.nodes.new("GeometryNodeMeshToVolume")
+    scale = group.nodes.new("ShaderNodeMath")
+    scale.operation, scale.inputs[1].default_value = "MULTIPLY", 0.25
+    to_volume.inputs["Density"].default_value = 4.0
+    if "Resolution Mode" in to_volume.inputs:
+        to_volume.inputs["Resolution Mode"].default_value = "Amount"
+        to_volume.inputs["Voxel Amount"].default_value = 12
+    else:  # before 5.0 the resolution mode is a node property
+        to_volume.resolution_mode = "VOXEL_AMOUNT"
+        to_volume.inputs["Voxel Amount"].default_value = 12
+    bake = group.nodes.new("GeometryNodeBake")
+    bake.bake_items.new("GEOMETRY", "Geometry")
+    links = group.links
+    links.new(time.outputs["Frame"], scale.inputs[0])
+    links.new(scale.outputs[0], offset.inputs["X"])
+    links.new(offset.outputs[0], move.inputs["Offset"])
+    links.new(gin.outputs[0], move.inputs["Geometry"])
+    links.new(move.outputs[0], to_volume.inputs[0])
+    links.new(to_volume.outputs[0], bake.inputs[0])
+    links.new(bake.outputs[0], gout.inputs[0])
+    mod = ob.modifiers.new("ToVolume", "NODES")
+    mod.node_group = group
+    bpy.context.evaluated_depsgraph_get()
+    if hasattr(mod, "bake_target"):
+        mod.bake_target = "DISK"
+    mod.bake_directory = "//bake"
+    entry = mod.bakes[0]
+    entry.bake_mode = "ANIMATION"
+    entry.use_custom_simulation_frame_range = True
+    entry.frame_start, entry.frame_end = min(targets), max(targets)
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.join(work, "vdb.blend"))
+    with bpy.context.temp_override(scene=scene, active_object=ob, object=ob, selected_objects=[ob]):
+        bpy.ops.object.geometry_node_bake_single(session_uid=ob.session_uid, modifier_name=mod.name,
+                                                 bake_id=mod.bakes[0].bake_id)
+    blobs = os.path.join(work, "bake", str(mod.bakes[0].bake_id), "blobs")
+    for frame, target in targets.items():
+        (blob,) = [n for n in os.listdir(blobs) if n.startswith(f"{frame:05d}_") and n.endswith(".vdb")]
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(os.path.join(blobs, blob), target)
+    shutil.rmtree(work)
+    bpy.ops.wm.open_mainfile(filepath=path)
+
+
+def volume_object(name: str, raw: str, at, color):
+    """A Volume object reading `raw`, glowing `color` where its density grid is (Principled Volume emission)."""
+    volume = bpy.data.volumes.new(name)
+    volume.filepath = raw
+    mat = bpy.data.materials.new(name + "Glow")
+    mat.use_nodes = True
+    nodes = mat.node_tree.nodes
+    nodes.clear()
+    shader = nodes.new("ShaderNodeVolumePrincipled")
+    shader.inputs["Color"].default_value = (0, 0, 0, 1)
+    shader.inputs["Emission Strength"].default_value = 3.0
+    shader.inputs["Emission Color"].default_value = color
+    out = nodes.new("ShaderNodeOutputMaterial")
+    mat.node_tree.links.new(shader.outputs[0], out.inputs["Volume"])
+    volume.materials.append(mat)
+    ob = bpy.data.objects.new(name, volume)
+    ob.location = (at[0] - 1.0, at[1], 0)
+    bpy.context.scene.collection.objects.link(ob)
+    return volume
+
+
+def add_volume(d, at):
+    """A Volume object loading one .vdb (a second one beside it is not used)."""
+    write_vdbs({2: f"{d}/volumes/cloud.vdb", 5: f"{d}/volumes/unused.vdb"})
+    volume_object("Cloud", "//volumes/cloud.vdb", at, (0.2, 0.6, 1, 1))
+    return [f"{d}/volumes/cloud.vdb"]
+
+
+def add_volume_sequence(d, at):
+    """A VDB sequence of 8 files read with an offset of 2: frames 3-4 read files 5 and 6 only."""
+    write_vdbs({f: f"{d}/volumes/smoke/smoke_{f:04d}.vdb" for f in range(1, 9)})
+    volume = volume_object("Smoke", "//volumes/smoke/smoke_0001.vdb", at, (1, 0.5, 0.1, 1))
+    volume.is_sequence = True
+    volume.frame_start, volume.frame_duration, volume.frame_offset = 1, 8, 2
+    volume.sequence_mode = "CLIP"
+    return [f"{d}/volumes/smoke/smoke_{f:04d}.vdb" for f in (5, 6)]
+
+
+def add_mesh_cache(d, at):
+    """A Mesh Cache modifier reading a .pc2 point cache: a path slot the explicit tracer does not know, caught by
+    Blender's own list of paths (bpy.data.file_path_foreach, 5.0+) and shipped as "other"."""
+    if not hasattr(bpy.data, "file_path_foreach"):
+        return None
+    mat, _ = emission_material("Warped", color=(0.6, 1, 0.6, 1))
+    ob = quad("Warped", mat, at, size=1.0)
+    corners = [tuple(v.co) for v in ob.data.vertices]
+    os.makedirs(f"{d}/cache", exist_ok=True)
+    with open(f"{d}/cache/warp.pc2", "wb") as f:  # PC2: header, then every frame's points (x, y, z floats)
+        f.write(struct.pack("<12siiffi", b"POINTCACHE2\0", 1, len(corners), 1.0, 1.0, 4))
+        for frame in range(1, 5):
+            for x, y, z in corners:
+                f.write(struct.pack("<3f", x * (1 + 0.3 * frame), y * (1 - 0.15 * frame), z))
+    mod = ob.modifiers.new("Warp", "MESH_CACHE")
+    mod.cache_format = "PC2"
+    mod.filepath = "//cache/warp.pc2"
+    mod.frame_start = 1
+    return [f"{d}/cache/warp.pc2"]
 
 
 def add_packed(d, at):
@@ -459,9 +606,11 @@ def add_strip(d, at):
 
 
 BUILDERS = {"image": add_image, "udim": add_udim, "sequence": add_sequence, "library": add_library,
-            "font": add_font, "sound": add_sound, "alembic": add_alembic, "point_cache": add_point_cache,
+            "font": add_font, "sound": add_sound, "alembic": add_alembic, "usd": add_usd,
+            "point_cache": add_point_cache,
             "ies": add_ies, "script": add_script, "import_node": add_import_node, "packed": add_packed,
-            "bake": add_bake, "movie": add_movie}
+            "bake": add_bake, "movie": add_movie, "volume": add_volume, "volume_sequence": add_volume_sequence,
+            "mesh_cache": add_mesh_cache}
 
 
 def build_project(root: str, name: str, kinds: list[str], compress: bool = False) -> None:
@@ -577,6 +726,30 @@ def render(spec_path: str) -> None:
         json.dump(report, f, indent=1)
 
 
+def volume_frames(blend: str, out: str) -> None:
+    """For every sequence mode and scene frames -1..11: the file Blender's volume loads, and the one
+    farm/package.py says it reads (start 2, duration 3, offset 1)."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from addon.farm.package import sequence_file, volume_frame
+
+    bpy.ops.wm.open_mainfile(filepath=blend, load_ui=False, use_scripts=False)
+    ob = next(o for o in bpy.context.scene.objects if o.type == "VOLUME" and o.data.is_sequence)
+    volume = ob.data
+    volume.frame_start, volume.frame_duration, volume.frame_offset = 2, 3, 1
+    first = bpy.path.abspath(volume.filepath)
+    report = []
+    for mode in ("CLIP", "EXTEND", "REPEAT", "PING_PONG"):
+        volume.sequence_mode = mode
+        for frame in range(-1, 12):
+            bpy.context.scene.frame_set(frame)
+            grids = ob.evaluated_get(bpy.context.evaluated_depsgraph_get()).data.grids
+            ours = volume_frame(frame, start=2, duration=3, offset=1, mode=mode)
+            report.append({"mode": mode, "frame": frame, "blender": grids.frame_filepath or None,
+                           "ours": sequence_file(first, ours) if ours is not None else None})
+    with open(out, "w") as f:
+        json.dump(report, f, indent=1)
+
+
 if __name__ == "__main__":
     command = sys.argv[1]
     if command == "build":
@@ -589,5 +762,7 @@ if __name__ == "__main__":
         pack_all(os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3]))
     elif command == "render":
         render(sys.argv[2])
+    elif command == "volume-frames":
+        volume_frames(os.path.abspath(sys.argv[2]), sys.argv[3])
     else:
         sys.exit(__doc__)

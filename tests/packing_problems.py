@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 import bpy
@@ -24,7 +25,8 @@ from packing_corpus import (  # noqa: E402
     write_png,
 )
 
-from addon.blender.pack import plan  # noqa: E402
+from addon.blender.pack import open_blend, plan  # noqa: E402
+from addon.farm.package import package_path  # noqa: E402
 
 
 def textured(d, raw, name="T"):
@@ -172,6 +174,127 @@ def case_odd_name(d):
         f.write("x")
 
 
+def case_collision(d):
+    # A texture outside the project goes to _external/<12 hex of its folder>/a.png; a file the project already
+    # holds at that very path would be overwritten by it.
+    outside = os.path.normpath(f"{d}/../collide-assets")
+    write_png(f"{outside}/a.png", (1, 0, 0))
+    taken = package_path(f"{outside}/a.png", d)
+    write_png(f"{d}/{taken}", (0, 1, 0))
+    textured(d, f"//{taken}", name="A")
+    textured(d, "//../collide-assets/a.png", name="B")
+
+
+def _saved_by(d, major: int, minor: int):
+    """Save, then make the header say another Blender wrote the file (BLENDER-v402 before 5.0, BLENDER17-01v0500
+    since), and open it again: Blender reads the header's version, and warns, but opens it."""
+    path = os.path.join(d, "scene.blend")
+    save(path)
+    with open(path, "r+b") as f:
+        match = re.search(rb"[vV](\d{3,4})", f.read(32))
+        f.seek(match.start(1))
+        f.write(str(major * 100 + minor).zfill(len(match.group(1))).encode())
+    open_blend(path)
+    return {"saved": True}
+
+
+def case_newer_blender(d):
+    return _saved_by(d, bpy.app.version[0] + 1, 0)
+
+
+def case_older_blender(d):
+    return _saved_by(d, 4, 1)
+
+
+def _driven(expression: str):
+    ob = bpy.data.objects.new("Driven", None)
+    bpy.context.scene.collection.objects.link(ob)
+    curve = ob.driver_add("location", 0)
+    curve.driver.type = "SCRIPTED"
+    var = curve.driver.variables.new()
+    var.name, var.type = "t", "SINGLE_PROP"
+    var.targets[0].id_type, var.targets[0].id, var.targets[0].data_path = "SCENE", bpy.context.scene, "frame_current"
+    curve.driver.expression = expression
+
+
+def case_driver(d):
+    _driven("__import__('math').floor(t / 2)")  # needs Python
+
+
+def case_driver_simple(d):
+    _driven("sin(t) * 2 + frame")  # Blender evaluates this without Python: nothing to report
+
+
+def case_driver_in_node_tree(d):
+    mat, _ = emission_material("Pulse", color=(1, 1, 1, 1))
+    quad("Pulse", mat, (0, 0, 0))
+    emit = next(n for n in mat.node_tree.nodes if n.type == "EMISSION")
+    curve = emit.inputs["Strength"].driver_add("default_value")
+    curve.driver.expression = "bpy.context.scene.frame_current / 10"
+
+
+class FarmAddonNode(bpy.types.Node):
+    bl_idname = "FarmAddonNode"
+    bl_label = "Add-on node"
+
+    @classmethod
+    def poll(cls, tree):
+        return True
+
+
+class FarmAddonGroup(bpy.types.ShaderNodeCustomGroup):
+    bl_idname = "FarmAddonGroup"
+    bl_label = "Add-on group"
+
+
+def _addon_nodes():
+    bpy.utils.register_class(FarmAddonNode)
+    bpy.utils.register_class(FarmAddonGroup)
+    mat, _ = emission_material("Custom", color=(1, 1, 1, 1))
+    mat.node_tree.nodes.new("FarmAddonGroup")
+    quad("Custom", mat, (0, 0, 0))
+    unused, _ = emission_material("UnusedCustom")
+    unused.node_tree.nodes.new("FarmAddonNode")  # no object uses it: not reported
+    unused.use_fake_user = True
+
+
+def case_addon_node_missing(d):
+    # The add-on was there when the file was saved and is not now: the node opens as a NodeUndefined.
+    _addon_nodes()
+    save(os.path.join(d, "scene.blend"))
+    bpy.utils.unregister_class(FarmAddonNode)
+    bpy.utils.unregister_class(FarmAddonGroup)
+    open_blend(os.path.join(d, "scene.blend"))
+    return {"saved": True}
+
+
+def case_addon_node_installed(d):
+    # The artist's session has the add-on (the panel packs the open scene): its node is still not on providers.
+    _addon_nodes()
+    return {"cleanup": _drop_addon_nodes}
+
+
+def _drop_addon_nodes():
+    # The nodes go before their classes: Blender 4.2 crashes freeing a node whose type was unregistered.
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.utils.unregister_class(FarmAddonNode)
+    bpy.utils.unregister_class(FarmAddonGroup)
+
+
+def case_freestyle_script(d):
+    scene = bpy.context.scene
+    scene.render.use_freestyle = True
+    settings = scene.view_layers[0].freestyle_settings
+    settings.mode = "SCRIPT"
+    settings.modules.new().script = bpy.data.texts.new("style.py")
+
+
+def case_text_module(d):
+    text = bpy.data.texts.new("setup.py")
+    text.write("import bpy\nbpy.app.driver_namespace['wobble'] = lambda t: t % 3\n")
+    text.use_module = True
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
@@ -183,11 +306,14 @@ def main(root: str, out: str) -> None:
         new_scene()
         options = build(d) or {}
         if options == "skip":
+            report[name] = None  # this Blender has not got the feature
             continue
-        if not options.get("unsaved"):
+        if not options.get("unsaved") and not options.get("saved"):
             save(os.path.join(d, "scene.blend"))
         problems = plan(frames=options.get("frames"), in_session=options.get("in_session", False)).problems
         report[name] = [p.to_json() for p in problems]
+        if "cleanup" in options:
+            options["cleanup"]()
         if name == "engine":
             bpy.context.scene.render.engine = "CYCLES"
             bpy.utils.unregister_class(TestEngine)

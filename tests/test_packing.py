@@ -8,6 +8,7 @@ missing texture shows as pink or black, far beyond the threshold).
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,9 @@ CORPUS = [sys.executable, str(ROOT / "tests" / "packing_corpus.py")]
 THRESHOLD = 2 / 255
 # project -> (a dependency whose absence must show in the render, a packed file put in its place or None). The strip's
 # frame is replaced rather than deleted: Blender 4.5 crashes rendering a strip whose image is missing.
-CONTROLS = {"image": ("tex/wood.png", None), "bake": ("bakes", None),
+CONTROLS = {"image": ("tex/wood.png", None), "bake": ("bakes", None), "volume": ("volumes/cloud.vdb", None),
+            "usd": ("cache/cube.usdc", None), "mesh_cache": ("cache/warp.pc2", None),
+            "volume_sequence": ("volumes/smoke/smoke_0005.vdb", None),
             "strip": ("plates/p_0003.png", "image/tex/wood.png")}
 
 
@@ -84,8 +87,8 @@ def corpus(tmp_path_factory):
             "pack": json.loads((renders / "pack.json").read_text())}
 
 
-PROJECTS = ["image", "udim", "sequence", "library", "font", "sound", "alembic", "point_cache", "ies", "script",
-            "import_node", "packed", "bake", "movie", "strip", "all"]
+PROJECTS = ["image", "udim", "sequence", "library", "font", "sound", "alembic", "usd", "point_cache", "ies", "script",
+            "import_node", "packed", "bake", "movie", "strip", "volume", "volume_sequence", "mesh_cache", "all"]
 
 
 def _project(corpus, name):
@@ -127,7 +130,7 @@ def test_package_renders_the_same_from_a_new_place(corpus, name):
 def test_the_comparison_can_fail(corpus):
     # The textured scenes are not black, and a package missing one texture is caught by the threshold.
     renders = corpus["renders"]
-    for name in ("image", "udim", "sequence", "library", "all"):
+    for name in ("image", "udim", "sequence", "library", "volume", "volume_sequence", "all"):
         assert corpus["pack"][f"{renders / f'{name}.orig.png'} vs {renders / f'{name}.pack.png'}"]["mean_value"] > 0.2
     for name in CONTROLS:
         if name in corpus["names"]:
@@ -146,3 +149,15 @@ def test_the_all_project_is_compressed_and_its_copy_too(corpus):
     assert (corpus["src"] / "all" / "scene.blend").read_bytes()[:4] == b"\x28\xb5\x2f\xfd"  # zstd
     main = Path(result["package"]) / Package.load(result["package"]).blend
     assert main.read_bytes()[:4] == b"\x28\xb5\x2f\xfd"
+
+
+def test_vdb_sequence_frames_are_the_files_blender_loads(corpus, tmp_path):
+    # Every sequence mode, frames before, inside and after the sequence: farm/package.py's volume_frame names the
+    # file Blender's own volume loads (VolumeGrids.frame_filepath of the evaluated volume), or none where it loads
+    # none.
+    _project(corpus, "volume_sequence")
+    run([*CORPUS, "volume-frames", str(corpus["src"] / "volume_sequence" / "scene.blend"), str(tmp_path / "f.json")])
+    report = json.loads((tmp_path / "f.json").read_text())
+    assert len(report) == 4 * 13 and any(r["blender"] is None for r in report)
+    for row in report:
+        assert row["ours"] == (os.path.normpath(row["blender"]) if row["blender"] else None), row

@@ -1,5 +1,6 @@
 """`python -m addon pack`: the --json shape, re-packs, bad input, and packing from the artist's open session."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -25,7 +26,7 @@ def pack(blend, out, *extra, cache=None):
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory):
     base = tmp_path_factory.mktemp("cli")
-    subprocess.run([*CORPUS, "build", str(base / "corpus"), "image", "library"], cwd=ROOT, check=True,
+    subprocess.run([*CORPUS, "build", str(base / "corpus"), "image", "library", "udim"], cwd=ROOT, check=True,
                    capture_output=True, timeout=300)
     subprocess.run([*CORPUS, "cycle", str(base / "cycle")], cwd=ROOT, check=True, capture_output=True, timeout=300)
     subprocess.run([*CORPUS, "odd", str(base / "odd")], cwd=ROOT, check=True, capture_output=True, timeout=300)
@@ -228,3 +229,92 @@ def test_an_unreadable_dependency(projects):
         assert "permissions" in out["problems"][0]["message"] and not (base / "pkg").exists()
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ re-pack without Blender (farm/repack.py)
+
+NO_BPY = ("import sys; from addon.cli import main; code = main(sys.argv[1:]); "
+          "sys.stderr.write('BPY IMPORTED %s\\n' % ('bpy' in sys.modules)); sys.exit(code)")
+REUSED = "unchanged since the last pack"
+
+
+def repack(blend, out, cache, *extra):
+    """`python -m addon pack` through addon.cli.main, telling on stderr whether bpy was imported."""
+    args = [sys.executable, "-c", NO_BPY, "pack", str(blend), "--out", str(out), "--json", "--hash-cache", str(cache),
+            *extra]
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return result.returncode, json.loads(result.stdout), result.stderr
+
+
+def without_root(out):
+    return {"files": sorted(out["files"], key=lambda f: f["packed"]), "problems": out["problems"]}
+
+
+def test_an_unchanged_repack_needs_no_blender(projects, tmp_path):
+    blend, cache = copy_project(projects, "image", tmp_path), tmp_path / "hashes.sqlite3"
+    code, first, _ = repack(blend, tmp_path / "pkg", cache)
+    code2, second, err = repack(blend, tmp_path / "pkg", cache)
+    assert code == code2 == 0 and first == second
+    assert REUSED in err and "BPY IMPORTED False" in err
+    # A touched file with the same bytes is hashed once and the re-pack still needs no Blender.
+    wood = blend.parent / "tex" / "wood.png"
+    os.utime(wood, ns=(wood.stat().st_atime_ns, wood.stat().st_mtime_ns + 5_000_000_000))
+    _, third, err = repack(blend, tmp_path / "pkg", cache)
+    assert third == first and REUSED in err and "BPY IMPORTED False" in err
+    # --full traces again and writes the same package.
+    _, fourth, err = repack(blend, tmp_path / "pkg", cache, "--full")
+    assert fourth == first and REUSED not in err and "BPY IMPORTED True" in err
+
+
+RESAVE = ("import bpy, sys; bpy.ops.wm.open_mainfile(filepath=sys.argv[1], load_ui=False, use_scripts=False); "
+          "bpy.data.images['wood.png'].filepath = '//tex/unused.png'; bpy.ops.wm.save_mainfile()")
+
+
+def _change(name, project):
+    """Change one thing the pack read; returns what the right result must show."""
+    if name == "texture":
+        shutil.copyfile(project / "tex" / "unused.png", project / "tex" / "wood.png")
+    elif name == "blend":
+        subprocess.run([sys.executable, "-c", RESAVE, str(project / "scene.blend")], check=True, capture_output=True,
+                       timeout=300)
+    elif name == "udim_tile":
+        shutil.copyfile(project / "udim" / "skin.1001.png", project / "udim" / "skin.1004.png")
+    elif name == "deleted":
+        (project / "tex" / "wood.png").unlink()
+    elif name == "frames":
+        return ["--frames", "4-4"]
+    return []
+
+
+@pytest.mark.parametrize("name", ["texture", "blend", "udim_tile", "deleted", "package_edited", "frames"])
+def test_a_change_takes_the_full_path_and_gets_it_right(projects, tmp_path, name):
+    blend = copy_project(projects, "udim" if name == "udim_tile" else "image", tmp_path)
+    cache, pkg = tmp_path / "hashes.sqlite3", tmp_path / "pkg"
+    code, first, _ = repack(blend, pkg, cache)
+    assert code == 0
+    extra = _change(name, blend.parent)
+    if name == "package_edited":
+        (pkg / first["files"][0]["packed"]).write_bytes(b"edited in the package")
+    code, again, err = repack(blend, pkg, cache, *extra)
+    assert REUSED not in err and "BPY IMPORTED True" in err
+    _, fresh, _ = pack(blend, tmp_path / "fresh", *extra)  # a first pack elsewhere, no cache: the right answer
+    assert without_root(again) == without_root(fresh)
+    if name == "deleted":
+        assert code == 1 and [p["kind"] for p in again["problems"]] == ["missing"]
+    else:
+        assert code == 0
+        for f in again["files"]:
+            assert hashlib.sha256((pkg / f["packed"]).read_bytes()).hexdigest() == f["sha256"]
+    if name == "texture":
+        assert again["files"][0]["sha256"] != first["files"][0]["sha256"]
+    if name == "blend":
+        assert [f["packed"] for f in again["files"]] == ["tex/unused.png"]
+
+
+def test_an_unchanged_repack_reports_like_a_pack(projects, tmp_path):
+    blend, cache = copy_project(projects, "library", tmp_path), tmp_path / "hashes.sqlite3"
+    args = [sys.executable, "-m", "addon", "pack", str(blend), "--out", str(tmp_path / "pkg"), "--hash-cache",
+            str(cache)]
+    first, second = (subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300) for _ in range(2))
+    assert first.returncode == second.returncode == 0 and REUSED in second.stderr
+    assert first.stdout == second.stdout and "packed 4 files" in second.stdout and "outside" in second.stdout

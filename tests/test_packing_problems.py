@@ -32,6 +32,16 @@ EXPECTED = {
     "not_a_file": [("not_a_file", "error")],
     "fifo": [("not_a_file", "error")],
     "odd_name": [("odd_name", "error")],
+    "collision": [("outside", "warning"), ("collision", "error")],
+    "newer_blender": [("blender_version", "warning")],
+    "older_blender": [("blender_version", "warning")],
+    "driver": [("driver", "warning")],
+    "driver_simple": [],
+    "driver_in_node_tree": [("driver", "warning")],
+    "addon_node_missing": [("addon_data", "error")],
+    "addon_node_installed": [("addon_data", "error")],
+    "freestyle_script": [("addon_data", "warning")],
+    "text_module": [("addon_data", "warning")],
 }
 # Words of the fix each message must name, so the artist knows what to do next.
 FIX = {"missing": "Find Missing Files", "absolute": "Make Paths Relative", "outside": "_external/",
@@ -39,7 +49,18 @@ FIX = {"missing": "Find Missing Files", "absolute": "Make Paths Relative", "outs
        "fluid_unbaked": "bake it", "movie_output": "PNG or OpenEXR", "file_output": "mute the node",
        "output_path": "//frames/frame_####", "frame_range": "end frame", "engine": "Cycles, EEVEE or Workbench",
        "feature": "Open Shading Language", "computed": "type the path", "unsaved": "save it",
-       "not_a_file": "point it at the file", "fifo": "point it at the file", "odd_name": "rename the file"}
+       "not_a_file": "point it at the file", "fifo": "point it at the file", "odd_name": "rename the file",
+       "collision": "rename one of them", "newer_blender": "pack it with that version",
+       "older_blender": "Blender 4.2 or newer", "driver": "simple expression", "driver_in_node_tree": "Bake Action",
+       "addon_node_missing": "not installed here", "addon_node_installed": "defined by the add-on",
+       "freestyle_script": "Parameter Editor", "text_module": "never run scripts"}
+
+
+# What the message must name (the data-block and property).
+NAMES = {"driver": "Object 'Driven' > location[0] ",
+         "driver_in_node_tree": "Material 'Pulse' > node tree > nodes[\"Emission\"].inputs[1].default_value is",
+         "addon_node_missing": "Material 'Custom' > node 'Add-on group'",
+         "freestyle_script": "view layer 'ViewLayer'", "text_module": "Text 'setup.py'"}
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +73,13 @@ def report(tmp_path_factory):
 
 @pytest.mark.parametrize("case", sorted(EXPECTED))
 def test_problem_kind(report, case):
-    if case not in report:
+    assert case in report, f"tests/packing_problems.py has no case {case}"
+    if report[case] is None:
         pytest.skip(f"this Blender has no {case} feature")
     found = report[case]
     assert [(p["kind"], p["severity"]) for p in found] == EXPECTED[case]
+    if case in NAMES:
+        assert all(NAMES[case] in p["message"] for p in found), found
     for p in found:
-        assert FIX[case] in p["message"], p["message"]
+        if p["kind"] == EXPECTED[case][-1][0]:  # the case's own kind (others have their own case)
+            assert FIX[case] in p["message"], p["message"]

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import bpy
 
+from ..farm import repack
 from ..farm.hash_cache import HashCache
 from ..farm.package import (
     Package,
@@ -56,6 +57,9 @@ class Plan:
     roots: dict[str, str] = field(default_factory=dict)  # reference path -> its package path
     references: list[Reference] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    requested_frames: tuple[int, int] | None = None  # --frames as given (None: the scene's range)
+    probed: set[str] = field(default_factory=set)  # every path looked at, found or not (for farm/repack.py)
+    listed: set[str] = field(default_factory=set)  # folders whose listing decided which files are read
 
 
 @dataclass
@@ -89,12 +93,14 @@ def plan(*, project_root: str | None = None, frames: tuple[int, int] | None = No
     root = os.path.abspath(project_root or (os.path.dirname(blend) if blend else os.getcwd()))
     chosen = scene_frames(scene, frames)
     result = Plan(blend=blend, project_root=root, frames=chosen, main_path=package_path(blend or "untitled.blend",
-                                                                                           root))
+                                                                                           root),
+                  requested_frames=frames)
     if blend:
         result.roots[blend] = result.main_path  # a library that links back to the main file (a cycle) gets the copy
     trace.reach_from_scene(scene)
     try:
         _trace_into(result, scene, chosen, in_session)
+        result.probed |= trace.probed
     finally:
         trace.reach_everything()
     return result
@@ -116,6 +122,7 @@ def _trace_into(result: Plan, scene, chosen: range, in_session: bool) -> None:
         if not raw or not trace.used(id_block):
             continue
         path = resolve(raw, trace.base_dir(id_block))
+        result.probed.add(path)
         if path in covered or not os.path.isfile(path):
             continue
         ref = Reference(kind=_KIND_BY_ID.get(type(id_block).__name__, "other"), owner=trace.describe(id_block),
@@ -144,6 +151,13 @@ def _trace_into(result: Plan, scene, chosen: range, in_session: bool) -> None:
 def _add_reference(result: Plan, ref: Reference, planned: dict[str, PlannedFile], covered: set[str]) -> None:
     root = result.project_root
     existing, missing = expand(ref)
+    result.probed.update(existing, missing, [ref.path])
+    if ref.pattern in ("sequence", "udim"):
+        result.listed.add(os.path.dirname(ref.path))  # a new frame or tile there may change what is read
+    elif ref.pattern == "prefix":
+        result.listed.add(ref.path)
+    elif ref.pattern == "directory":
+        result.listed.update(folder for folder, _dirs, _names in os.walk(ref.path))
     for path in missing:
         partial = ref.pattern in ("sequence", "udim") and existing
         result.problems.append(Problem("missing", WARNING if partial else ERROR, path, f"{ref.owner} uses {path}, "
@@ -213,6 +227,11 @@ def write_planned(the_plan: Plan, out_dir: str, *, cache: HashCache | None = Non
         clock.append(time.perf_counter())
         timings[name] = clock[-1] - clock[-2]
 
+    sources = [the_plan.blend, *(b.source for b in the_plan.libraries), *(f.source for f in the_plan.files)]
+    try:
+        before = repack.snapshot(sources, the_plan.probed, the_plan.listed, os.path.abspath(out_dir))
+    except OSError:
+        before = None  # a source vanished: the copy reports it; no record, so the next pack is a full one
     with PackageWriter(out_dir, cache) as writer:
         files = writer.copy(the_plan.files, progress)
         lap("copy_and_hash")
@@ -230,8 +249,17 @@ def write_planned(the_plan: Plan, out_dir: str, *, cache: HashCache | None = Non
         blends = [writer.add_written(the_plan.main_path, "blend", the_plan.blend)]
         blends += [writer.add_written(lib.path, "library", lib.source) for lib in the_plan.libraries]
         lap("blend_copies")
+        inputs = None
+        if before is not None:  # what a later re-pack checks to skip Blender (the staged files keep their stat)
+            staged = Package(root=writer.stage, blend=the_plan.main_path, files=blends + files)
+            hashes = {f.source: f.sha256 for f in files}
+            hashes.update({s: writer.cache.plaintext_sha256(s).hex() for s in sources[:1 + len(the_plan.libraries)]})
+            final = PackResult(the_plan, Package(root=writer.out, blend=the_plan.main_path, files=blends + files))
+            inputs = repack.record(
+                blend=the_plan.blend, project=the_plan.project_root, frames=the_plan.requested_frames, out=writer.out,
+                before=before, hashes=hashes, package=staged, problems=the_plan.problems, result=final.to_json())
         package = writer.commit(the_plan.main_path, blends + files, blender_version=blender_version,
-                                rewrite_keys=keys)
+                                rewrite_keys=keys, inputs=inputs)
         lap("commit")
     return PackResult(the_plan, package, timings)
 
@@ -264,8 +292,15 @@ def open_blend(path: str) -> None:
         raise PackageError(f"Blender could not open {path}: it may be truncated or damaged")
 
 
-def pack_file(blend: str, out_dir: str, **options) -> PackResult:
-    """Headless: open `blend` (scripts off) and pack it. The file is only read."""
+def pack_file(blend: str, out_dir: str, *, reuse: bool = True, **options) -> PackResult | repack.Reused:
+    """Headless: open `blend` (scripts off) and pack it. The file is only read. With `reuse`, a previous package
+    at `out_dir` whose inputs are all unchanged is returned as it is, without opening the file (farm/repack.py)."""
+    if reuse:
+        cache = options.get("cache")
+        reused = repack.reuse(blend, out_dir, project=options.get("project_root"), frames=options.get("frames"),
+                              hash_file=(lambda p: cache.plaintext_sha256(p).hex()) if cache else None)
+        if reused is not None:
+            return reused
     open_blend(os.path.abspath(blend))
     return pack_loaded(out_dir, in_session=False, **options)
 

@@ -2,7 +2,8 @@
 
 Path problems (missing, absolute, outside the project, not a file) come from the trace in pack.py;
 this module checks the scene itself: saved state, frame range, output format and path, compositor
-File Output nodes, simulation caches, render engine and features, and the Blender version.
+File Output nodes, simulation caches, render engine and features, the Blender version, and (script_checks.py)
+what needs Python or an add-on that a provider does not run or have.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import bpy
 
 from ..farm.package import resolve
 from ..farm.problems import ERROR, WARNING, Problem
+from .script_checks import script_problems
 from .trace import bake_slots, describe, node_trees, point_caches, used
 
 BUILTIN_ENGINES = {"CYCLES", "BLENDER_EEVEE", "BLENDER_EEVEE_NEXT", "BLENDER_WORKBENCH"}
@@ -43,6 +45,7 @@ def scene_problems(scene, frames: range, *, in_session: bool) -> list[Problem]:
         add(Problem("feature", WARNING, None, "Open Shading Language is on: OSL renders on the CPU only and many "
                     "providers refuse scenes that run shader code; turn it off (Render > Open Shading Language) "
                     "unless a Script node needs it."))
+    problems += script_problems(scene)
     saved_with = saved_version()
     if not bpy.data.filepath:
         pass  # nothing on disk yet: "unsaved" above says what to do

@@ -79,9 +79,14 @@ def reachable_from(scene) -> set:
     return seen
 
 
+# Folders the trace looked for and did not find (bake folders): a re-pack must look again (farm/repack.py).
+probed: set[str] = set()
+
+
 def reach_from_scene(scene) -> None:
     global _reachable
     _reachable = reachable_from(scene)
+    probed.clear()
 
 
 def reach_everything() -> None:
@@ -93,6 +98,12 @@ def used(id_block) -> bool:
     if _reachable is not None:
         return id_block in _reachable
     return True
+
+
+def reached_ids() -> list:
+    """The data-blocks the render reaches (every one when no scene is being traced), in a stable order."""
+    ids = _reachable if _reachable is not None else set(bpy.data.user_map())
+    return sorted(ids, key=lambda i: (type(i).__name__, i.name_full))
 
 
 def describe(id_block, extra: str = "") -> str:
@@ -288,7 +299,10 @@ def bake_slots(ob, mod) -> Iterator[Slot]:
         else:
             raw = mod.bake_directory.rstrip("/\\") + f"/{bake.bake_id}" if mod.bake_directory else ""
             setter = _parent_setter(mod, "bake_directory")
-        if raw and os.path.isdir(resolve(raw, base_dir(ob))):
+        folder = resolve(raw, base_dir(ob)) if raw else ""
+        if folder:
+            probed.add(folder)
+        if folder and os.path.isdir(folder):
             yield _slot("bake", ob, raw, owner=owner, pattern="directory", setter=setter)
 
 

@@ -3,8 +3,9 @@
 Opens SCENE.blend without running its scripts, lists every problem (errors block submission), and,
 when there is no error, writes a package to --out: a copy of the .blend and of every file the chosen
 frames read, paths rewritten relative to the package, and a manifest of (path, sha256, size). The
-artist's files are only read. Exit status: 0 packed, 1 a problem is an error (nothing written),
-2 bad input.
+artist's files are only read. A re-pack into the same --out when nothing the last pack read has changed
+reuses that package without starting Blender (see --full). Exit status: 0 packed, 1 a problem is an
+error (nothing written), 2 bad input.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hash-cache", metavar="FILE", default=default_hash_cache_path(),
                         help="SQLite cache of file hashes, so unchanged files are not read again "
                         "(default: %(default)s); 'none' for no cache")
+    parser.add_argument("--full", action="store_true", help="trace the scene again even when nothing the previous "
+                        "pack into --out read has changed (by default such a re-pack reuses it without Blender)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,6 +71,11 @@ def _run(args: argparse.Namespace, out) -> int:
 
 
 def _pack(args, blend, frames):
+    if not args.full:
+        reused = _reuse(args, blend, frames)
+        if reused is not None:
+            print(f"unchanged since the last pack: {reused.package.root} is reused as it is", file=sys.stderr)
+            return reused
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
     from ..blender.pack import pack_file
@@ -78,11 +86,32 @@ def _pack(args, blend, frames):
                TimeRemainingColumn())
     with Progress(*columns, transient=True, disable=args.json) as bar:
         task = bar.add_task("packing", total=None)
-        result = pack_file(blend, args.out, project_root=args.project, frames=frames, cache=cache,
+        result = pack_file(blend, args.out, project_root=args.project, frames=frames, cache=cache, reuse=False,
                            progress=lambda done, total: bar.update(task, completed=done, total=total))
     if cache:
         cache.close()
     return result
+
+
+def _reuse(args, blend, frames):
+    """The previous package if nothing it was packed from changed (farm/repack.py): no Blender is started."""
+    from ..farm.repack import reuse
+
+    cache = None
+    if args.hash_cache != "none" and os.path.exists(args.hash_cache):
+        def hash_file(path):  # only for an input whose stat moved: the hash cache may know its new stat
+            nonlocal cache
+            from ..farm.hash_cache import HashCache
+
+            cache = cache or HashCache(args.hash_cache)
+            return cache.plaintext_sha256(path).hex()
+    else:
+        hash_file = None
+    try:
+        return reuse(blend, args.out, project=args.project, frames=frames, hash_file=hash_file)
+    finally:
+        if cache:
+            cache.close()
 
 
 def _report(result, out) -> None:

@@ -181,6 +181,8 @@ class Package:
     # Package path of each .blend copy -> the key of what it was rewritten from (source hash, path map, Blender):
     # a re-pack with the same key reuses the copy instead of opening and saving the original again.
     rewrite_keys: dict[str, str] = field(default_factory=dict)
+    # What the pack read and found (farm/repack.py): a re-pack with all of it unchanged needs no Blender.
+    inputs: dict = field(default_factory=dict)
 
     @property
     def main(self) -> PackageFile:
@@ -199,18 +201,19 @@ class Package:
 
     def to_json(self) -> dict:
         return {"root": self.root, "blend": self.blend, "blender_version": self.blender_version,
-                "rewrite_keys": self.rewrite_keys, "files": [asdict(f) for f in self.files]}
+                "rewrite_keys": self.rewrite_keys, "files": [asdict(f) for f in self.files], "inputs": self.inputs}
 
     @classmethod
     def from_json(cls, data: dict) -> Package:
         files = [PackageFile(**{k: f[k] for k in ("path", "sha256", "size", "kind", "source")}) for f in data["files"]]
         return cls(root=data["root"], blend=data["blend"], files=files,
-                   blender_version=data.get("blender_version", ""), rewrite_keys=dict(data.get("rewrite_keys", {})))
+                   blender_version=data.get("blender_version", ""), rewrite_keys=dict(data.get("rewrite_keys", {})),
+                   inputs=dict(data.get("inputs") or {}))
 
     def save_manifest(self) -> None:
         target = os.path.join(self.root, MANIFEST_NAME)
         with open(target + ".tmp", "w", encoding="utf-8") as f:
-            json.dump(self.to_json(), f, indent=1)
+            json.dump(self.to_json(), f, separators=(",", ":"))  # compact: it is read by code, and written every pack
         os.replace(target + ".tmp", target)
 
     @classmethod

@@ -159,9 +159,9 @@ class PackageWriter:
         return PackageFile(path, digest.hex(), written.st_size, kind, source)
 
     def commit(self, blend: str, files: list[PackageFile], blender_version: str = "",
-               rewrite_keys: dict[str, str] | None = None) -> Package:
+               rewrite_keys: dict[str, str] | None = None, inputs: dict | None = None) -> Package:
         package = Package(root=self.stage, blend=blend, files=files, blender_version=blender_version,
-                          rewrite_keys=rewrite_keys or {})
+                          rewrite_keys=rewrite_keys or {}, inputs=inputs or {})
         package.save_manifest()
         old = None
         if os.path.lexists(self.out):

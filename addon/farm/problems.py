@@ -10,7 +10,8 @@ ERROR, WARNING = "error", "warning"  # an error blocks submission; a warning doe
 @dataclass(frozen=True)
 class Problem:
     kind: str  # missing, absolute, outside, cache, file_output, movie_output, unsaved, output_path, frame_range,
-    #            engine, feature, computed, not_a_file, unreadable, blender_version, collision, odd_name
+    #            engine, feature, computed, not_a_file, unreadable, blender_version, collision, odd_name, driver,
+    #            addon_data
     severity: str
     path: str | None  # the file or path involved, None when there is none
     message: str  # what is wrong, which data-block, and what to do next
