@@ -10,9 +10,11 @@ pays a chunk's one-time costs), and each group gives medians of two measured par
             inside the sampling reports); where the renderer gave no reports, the frame total instead.
 The fit is least squares on log time: it minimises the sum of squared log(predicted / measured) over
 those parts (each scene's residuals weighted so that every scene counts the same), with the constants
-bounded at 0 (scipy.optimize.least_squares, trust-region reflective). The feature terms start at 0 (no
-effect) and the base costs at a unit; a constant the data does not touch (a feature absent from the
-scenes fitted) keeps its start, so a half without a feature predicts it as costing nothing extra.
+bounded at 0 (scipy.optimize.least_squares, trust-region reflective), plus a weak pull of PRIOR_WEIGHT
+per unit of each constant (the table below; a unit is a plausible magnitude) toward its start: 0 (no
+effect) for the feature terms, one unit for the base costs. The pull decides only what the data does
+not: two constants that trade off against each other in the scenes fitted, or a feature absent from
+them, which then costs nothing extra.
 EEVEE's per-chunk compile is the median over EEVEE scenes of the first frame's rest minus the others'.
 Not fitted (no corpus scene varies them): the bounce term's form and the Workbench constant.
 """
@@ -34,6 +36,7 @@ FITTED = {
     "hair_log2": (0.1, 0.0), "adaptive_share": (0.01, 1.0), "denoise_pixel": (1e-6, 0.0),
     "eevee_frame_fixed": (1.0, 1.0), "eevee_sample": (0.1, 1.0), "eevee_sample_pixel": (1e-6, 0.0),
 }
+PRIOR_WEIGHT = 0.03  # a constant 10 units from its start weighs as a 30 % log-error of one scene part
 _POSITIVE = {"frame_fixed", "sample_pixel", "adaptive_share", "eevee_frame_fixed"}  # a zero would divide by 0
 
 
@@ -99,11 +102,17 @@ def fit(rows: list[dict]) -> estimate.CostModel:
 
     lower = np.array([1e-3 if n in _POSITIVE else 0.0 for n in names])
     start = np.maximum(lower, [FITTED[n][1] for n in names])
-    result = least_squares(lambda x: _residuals(costs_of(x), rows), start, bounds=(lower, np.inf), method="trf")
+    def residuals(x):
+        return [*_residuals(costs_of(x), rows), *(PRIOR_WEIGHT * (x - start))]
+
+    result = least_squares(residuals, start, bounds=(lower, np.inf), method="trf")
     return costs_of(result.x)
 
 
 def source(costs: estimate.CostModel) -> str:
     """The fitted constants as the CostModel fields to paste into addon/farm/estimate.py."""
-    fields = [*FITTED, "eevee_chunk_compile"]
-    return "\n".join(f"    {name}: float = {getattr(costs, name):.3g}" for name in fields)
+    def value(name):
+        v = getattr(costs, name)
+        return 0.0 if name in FITTED and v < 1e-6 * FITTED[name][0] else v  # at its bound, up to solver noise
+
+    return "\n".join(f"    {name}: float = {value(name):.3g}" for name in [*FITTED, "eevee_chunk_compile"])

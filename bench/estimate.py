@@ -208,7 +208,8 @@ def report(raw: dict, console: Console) -> None:
     console.print(f"probe cost (its renders / the full renders; goal <= 5 %): corpus total {probe_total:.2f} s of "
                   f"{sum(truths):.1f} s = {probe_total / sum(truths) * 100:.1f} %; per scene median "
                   f"{statistics.median(shares):.1f} % (probed scenes only "
-                  f"{statistics.median([shares[i] for i in probed]) if probed else 0:.1f} %), worst {max(shares):.1f} %")
+                  f"{statistics.median([shares[i] for i in probed]) if probed else 0:.1f} %), "
+                  f"worst {max(shares):.1f} %")
     if probed and all("truth_wall" in row for row in rows):
         probe_wall = sum(row["probe"]["wall_seconds"] for row in rows if "probe" in row)
         truth_wall = sum(row["truth_wall"] for row in rows)

@@ -2,7 +2,9 @@
 
 Reads the .blend in a background Blender with scripts off (never saving it), predicts each frame's
 cost in reference-seconds (100-score machine seconds) from the scene's features, or with --probe from
-timed low-resolution renders of a few of its frames, and, given providers' benchmark scores and prices
+timed low-resolution renders of a few of its frames, whose renders cost at most --probe-budget % of the
+predicted render (when no probe fits, the estimate stays the feature model's and says so), and, given
+providers' benchmark scores and prices
 (--provider), plans the chunks: complexity, reward, estimated duration and render deadline for the
 chain, predicted wall time with the chunks in parallel, and the STX cost.
 """
@@ -16,6 +18,7 @@ import sys
 
 from ..farm import estimate as model
 from ..farm.blend_stats import parse_frames, read_blend_stats
+from ..farm.probe import DEFAULT_BUDGET, describe, plan_probe, run_probe
 
 MICRO = 1_000_000
 
@@ -38,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", metavar="A-B", help="frame range (default: the scene's)")
     parser.add_argument("--probe", action="store_true",
                         help="calibrate with timed low-resolution renders of a few frames (seconds to minutes)")
+    parser.add_argument("--probe-budget", type=float, default=DEFAULT_BUDGET * 100, metavar="PCT",
+                        help="the probe's renders cost at most this %% of the predicted render "
+                             f"(default {DEFAULT_BUDGET * 100:g}); fewer frames, pixels and samples, or none, to fit")
     parser.add_argument("--local-score", type=int, metavar="N",
                         help="this machine's benchmark score for --probe (default: run the benchmark, ~5 s)")
     parser.add_argument("--provider", action="append", type=_provider, default=[], metavar="SCORE:PRICE[:GPUS[:ADDR]]",
@@ -59,25 +65,29 @@ def run(args) -> int:
         frames = parse_frames(args.frames) if args.frames else None
         with err.status("reading the scene"):
             stats = read_blend_stats(args.scene, frames)
-        probe = None
+        plan = probe = None
         if args.probe:
-            probe = _probe(args, stats, err)
+            plan = plan_probe(stats, args.probe_budget / 100)
+            probe = None if plan.skipped else _probe(args, stats, plan, err)
         result = model.estimate_scene(stats, tuple(args.provider), safety_factor=args.safety_factor, probe=probe,
                                       chunks=args.chunks)
     except model.EstimateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if plan:
+        result = dataclasses.replace(result, notes=(*result.notes, describe(plan, probe)))
     if args.json:
         print(json.dumps({"scene": args.scene, "stats": dataclasses.asdict(stats),
+                          "probe": {"plan": dataclasses.asdict(plan), "result": probe and dataclasses.asdict(probe)}
+                          if plan else None,
                           "estimate": dataclasses.asdict(result)}, indent=1))
     else:
         _show(result, stats, Console())
     return 0
 
 
-def _probe(args, stats, err) -> model.ProbeResult:
+def _probe(args, stats, plan, err) -> model.ProbeResult:
     from ..farm.benchmark import BenchmarkError, run_benchmark
-    from ..farm.probe import run_probe
 
     score = args.local_score
     if score is None:
@@ -88,8 +98,8 @@ def _probe(args, stats, err) -> model.ProbeResult:
                 raise model.EstimateError(str(exc)) from exc
     if score <= 0:
         raise model.EstimateError("--local-score must be positive")
-    with err.status("probe-rendering a few frames"):
-        return run_probe(args.scene, stats, score)
+    with err.status(f"probe-rendering {len(plan.frames)} frame(s), at most {plan.budget:.0%} of the predicted render"):
+        return run_probe(args.scene, stats, score, plan)
 
 
 def _duration(seconds: float) -> str:

@@ -87,26 +87,32 @@ class SceneStats:
 
 @dataclass(frozen=True)
 class CostModel:
-    """Reference-seconds per unit of each feature, set from renders on the reference machine (docs/estimate.md)."""
+    """Reference-seconds per unit of each feature on the reference machine.
 
-    frame_fixed: float = 0.008              # per frame: scene sync, film, output
-    per_triangle: float = 3.5e-7             # BVH build and sync per distinct evaluated triangle
-    per_instance: float = 1e-5
-    per_texture_byte: float = 2e-9         # image loading (every frame: Cycles reloads without persistent data)
-    per_hair_strand: float = 4e-6
-    sample_pixel: float = 4.0e-7            # one sample of one pixel, plain diffuse scene, 12 bounces
-    geometry_log2: float = 0.06             # x(1 + this * log2(1 + triangles / 10k)): deeper BVH traversal
-    light_log2: float = 0.09                # x(1 + this * log2(1 + lights)): light sampling
-    volume: float = 0.0                     # x(1 + this) with a volume: measured ~0 (dense fog ends paths early)
-    motion_blur: float = 0.1                # x(1 + this)
-    hair_log2: float = 0.18                 # x(1 + this * log2(1 + strands / 1000))
-    adaptive_share: float = 0.019           # adaptive sampling takes about this / threshold of the samples
-    denoise_pixel: float = 5e-6             # OpenImageDenoise per pixel on CPU
-    eevee_frame_fixed: float = 1.0          # EEVEE on the reference is software OpenGL on 2 cores: slow passes
-    eevee_sample: float = 0.14              # per sample, nearly independent of the (small) resolution
-    eevee_sample_pixel: float = 1e-6
-    eevee_chunk_compile: float = 1.5        # shader compilation, once per chunk (the first frame pays it)
-    workbench_sample_pixel: float = 2e-6
+    The defaults are fitted, not set by hand: `./dev bench estimate --fit` fits them to real renders of
+    the estimate corpus by least squares on log time (bench/_estimate_fit.py; the run, its conditions
+    and the cross-validated errors are in docs/estimate.md). Not fitted (no corpus scene varies them):
+    the bounce term's form in `sample_cost` and `workbench_sample_pixel`.
+    """
+
+    frame_fixed: float = 0.00263            # per frame: scene sync, film, output
+    per_triangle: float = 2e-07             # BVH build and sync per distinct evaluated triangle
+    per_instance: float = 9.2e-07
+    per_texture_byte: float = 3.28e-09      # image loading (every frame: Cycles reloads without persistent data)
+    per_hair_strand: float = 4.98e-06       # hair BVH build
+    sample_pixel: float = 4.6e-07           # one sample of one pixel, plain diffuse scene, 12 bounces
+    geometry_log2: float = 0.0194           # x(1 + this * log2(1 + triangles / 10k)): deeper BVH traversal
+    light_log2: float = 0.148               # x(1 + this * log2(1 + lights)): light sampling
+    volume: float = 0.000405                # x(1 + this) with a volume (the corpus's fog ends paths early)
+    motion_blur: float = 0.541              # x(1 + this)
+    hair_log2: float = 0.555                # x(1 + this * log2(1 + strands / 1000))
+    adaptive_share: float = 0.0253          # adaptive sampling takes about this / threshold of the samples
+    denoise_pixel: float = 1.35e-05         # OpenImageDenoise per pixel on CPU
+    eevee_frame_fixed: float = 0.892        # EEVEE on the reference is software OpenGL on 2 cores: slow passes
+    eevee_sample: float = 0.241             # per sample, nearly independent of the (small) resolution
+    eevee_sample_pixel: float = 2.52e-06
+    eevee_chunk_compile: float = 1.37       # shader compilation, once per chunk (the first frame pays it)
+    workbench_sample_pixel: float = 2e-6    # not fitted: no Workbench scene in the corpus
 
 
 DEFAULT_COSTS = CostModel()
@@ -236,11 +242,14 @@ class ProbeResult:
         return self.once_seconds * self.local_score / 100
 
 
-def split_probe_frame(stats: SceneStats, frame: ProbeFrame, costs: CostModel = DEFAULT_COSTS) -> tuple[float, float]:
-    """(rest, sampling) local seconds of a probed frame: as the renderer reported, else as the model splits it."""
+def split_probe_frame(stats: SceneStats, frame: ProbeFrame, costs: CostModel = DEFAULT_COSTS,
+                      first: ProbeFrame | None = None) -> tuple[float, float]:
+    """(rest, sampling) local seconds of a probed frame: as the renderer reported, else in the proportion the
+    model gives the `first` probed frame (one proportion for all, so a longer probe is never a cheaper frame)."""
     if frame.sampling_seconds is not None and 0 < frame.sampling_seconds <= frame.seconds:
         return frame.seconds - frame.sampling_seconds, frame.sampling_seconds
-    fixed, sampling = render_parts(stats, nearest_content(stats, frame.frame), frame.pixels, frame.samples, costs)
+    like = first or frame
+    fixed, sampling = render_parts(stats, nearest_content(stats, like.frame), like.pixels, like.samples, costs)
     share = sampling / (fixed + sampling) if fixed + sampling > 0 else 1.0
     return frame.seconds * (1 - share), frame.seconds * share
 
@@ -253,7 +262,7 @@ def probe_once_seconds(stats: SceneStats, frames: tuple[ProbeFrame, ...], costs:
     """
     if stats.engine != "BLENDER_EEVEE" or not frames:
         return 0.0
-    rests = [split_probe_frame(stats, f, costs)[0] for f in frames]
+    rests = [split_probe_frame(stats, f, costs, frames[0])[0] for f in frames]
     if len(rests) > 1:
         return max(0.0, rests[0] - min(rests[1:]))
     fixed, _ = render_parts(stats, nearest_content(stats, frames[0].frame), frames[0].pixels, frames[0].samples, costs)
@@ -263,12 +272,12 @@ def probe_once_seconds(stats: SceneStats, frames: tuple[ProbeFrame, ...], costs:
 def probe_frame_seconds(stats: SceneStats, probe: ProbeResult, costs: CostModel = DEFAULT_COSTS) -> list[float]:
     """Reference-seconds of each frame, scaled from the probe's timings to the full settings.
 
-    Each probed render is split into sampling (from the renderer's progress reports; without them, in the
-    model's proportion) and the rest (sync, BVH build, textures, per-render overhead; for EEVEE also the
-    per-frame passes), which a frame pays whatever its settings. The full frame is the rest plus the
-    sampling scaled to the full pixels x (effective) samples (EEVEE: samples), plus the modelled denoise;
-    the first render's one-time part (EEVEE's compile) is taken out, the chunk pays it once. Frames
-    between probed ones are interpolated linearly.
+    Each probed render is split into sampling (from the renderer's progress reports; without them, in
+    the model's proportion for the first probed frame) and the rest (sync, BVH build, textures,
+    per-render overhead; EEVEE's per-frame passes), which a frame pays whatever its settings. A full
+    frame is the rest plus the sampling scaled to the full pixels x (effective) samples (EEVEE: the
+    samples), plus the modelled denoise. The first render's one-time part (EEVEE's compile) is taken
+    out: the chunk pays it once. Frames between probed ones are interpolated linearly.
     """
     validate(stats)
     if not probe.frames:
@@ -276,7 +285,7 @@ def probe_frame_seconds(stats: SceneStats, probe: ProbeResult, costs: CostModel 
     cycles = stats.engine == "CYCLES"
     points = {}
     for i, p in enumerate(probe.frames):
-        rest, sampling = split_probe_frame(stats, p, costs)
+        rest, sampling = split_probe_frame(stats, p, costs, probe.frames[0])
         if i == 0:
             rest = max(0.0, rest - probe.once_seconds)
         scale = (stats.pixels * effective_samples(stats, costs) / (p.pixels * p.samples) if cycles

@@ -101,7 +101,7 @@ def plan_probe(stats: SceneStats, budget: float = DEFAULT_BUDGET, costs: CostMod
         raise EstimateError(f"the probe renders Cycles and EEVEE scenes; estimate this {stats.engine} scene "
                             "without --probe")
     if not 0 < budget <= 1:
-        raise EstimateError("the probe budget is a share of the full render: above 0 and at most 1 (e.g. 0.04)")
+        raise EstimateError(f"the probe budget must be above 0 and at most 100 % of the render, not {budget:.0%}")
     once = once_seconds(stats, costs)
     full = sum(feature_frame_seconds(stats, costs)) + once
     cheapest = math.inf
@@ -148,7 +148,7 @@ def run_probe(blend: str | Path, stats: SceneStats, local_score: int, plan: Prob
     started = time.perf_counter()
     try:
         result = blender_process.run(code, [str(blend), str(plan.percentage), str(plan.samples),
-                                            ",".join(map(str, plan.frames)), f"{stop_after:.3f}"], timeout=timeout)
+                                            ",".join(map(str, plan.frames)), f"{stop_after:.6g}"], timeout=timeout)
         report = json.loads(blender_process.tagged_line(result, "PROBE"))
     except blender_process.BlenderProcessError as exc:
         raise EstimateError(f"the probe render failed: {exc}. Check that the scene renders in Blender, "
