@@ -4,6 +4,7 @@ import argparse
 import dataclasses
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -17,6 +18,7 @@ from addon.stacks.c32 import c32_address
 from tests.estimate_corpus import build_corpus
 
 PROVIDER = c32_address(26, bytes(20))  # a testnet single-sig address
+RECORDED_RUN = "2026-12-01-2154.json"   # the bench run the shipped CostModel constants were fitted on
 
 
 def stats(**changes) -> e.SceneStats:
@@ -256,3 +258,15 @@ def test_probe_renders_the_scenes_own_frames(scenes):
     # One render per frame, split by Cycles' progress reports into sampling and the rest.
     assert all(0 < f.sampling_seconds < f.seconds for f in result.frames)
     assert dataclasses.asdict(e.estimate_scene(s, probe=result))["source"] == "probe"
+
+
+def test_shipped_constants_are_the_fit_of_the_recorded_corpus_run():
+    # The defaults are not set by hand: they are what `bench estimate --fit` gives for the run recorded in
+    # bench/estimate_runs/ (docs/estimate.md), to the 3 significant digits printed.
+    from bench import _estimate_fit
+
+    run = json.loads((Path(__file__).parent.parent / "bench" / "estimate_runs" / RECORDED_RUN).read_text())
+    fitted = _estimate_fit.fit(run["rows"])
+    for name in [*_estimate_fit.FITTED, "eevee_chunk_compile"]:
+        shipped, value = getattr(e.DEFAULT_COSTS, name), getattr(fitted, name)
+        assert shipped == pytest.approx(value, rel=0.01, abs=1e-6 * _estimate_fit.FITTED.get(name, (1,))[0]), name
