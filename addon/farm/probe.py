@@ -124,10 +124,10 @@ def describe(plan: ProbePlan, result: ProbeResult | None = None) -> str:
     """One line for the artist: what the probe did (or why not) against its budget."""
     if plan.skipped:
         return f"probe skipped, estimate from the scene's features: {plan.reason}"
-    rendered = result.frames if result else ()
-    text = (f"probe: {len(rendered) or len(plan.frames)} frame(s) at {plan.percentage} % resolution and "
-            f"{plan.samples} samples, budget {plan.budget:.0%} of the predicted render "
-            f"({plan.budget_seconds:.2g} reference-s)")
+    rendered = len(result.frames) if result else len(plan.frames)
+    stopped = f" (of {len(plan.frames)} planned: the budget was used)" if rendered < len(plan.frames) else ""
+    text = (f"probe: {rendered} frame(s){stopped} at {plan.percentage} % resolution and {plan.samples} samples, "
+            f"budget {plan.budget:.0%} of the predicted render ({plan.budget_seconds:.2g} reference-s)")
     if result:
         used = result.render_seconds * result.local_score / 100
         text += (f"; its renders took {result.render_seconds:.2f} s = {used / plan.full_seconds:.1%} of it, "
