@@ -4,6 +4,7 @@ import argparse
 import dataclasses
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -12,11 +13,12 @@ from hypothesis import strategies as st
 from addon.commands import estimate as command
 from addon.farm import estimate as e
 from addon.farm.blend_stats import parse_frames, read_blend_stats
-from addon.farm.probe import probe_settings, run_probe
+from addon.farm.probe import DEFAULT_BUDGET, plan_probe, run_probe
 from addon.stacks.c32 import c32_address
 from tests.estimate_corpus import build_corpus
 
 PROVIDER = c32_address(26, bytes(20))  # a testnet single-sig address
+RECORDED_RUN = "2026-12-01-2154.json"   # the bench run the shipped CostModel constants were fitted on
 
 
 def stats(**changes) -> e.SceneStats:
@@ -26,17 +28,18 @@ def stats(**changes) -> e.SceneStats:
     return replace(base, **changes)
 
 
-def probe(**changes) -> e.ProbeResult:
-    first = e.ProbeFrame(1, pixels=800, samples=8, seconds=0.30, low_samples=2, low_seconds=0.12)
-    later = e.ProbeFrame(24, pixels=800, samples=8, seconds=0.45)
-    return replace(e.ProbeResult((first, later), local_score=100, warmup_seconds=0.0, wall_seconds=3.0), **changes)
+def probe(reported: bool = True, **changes) -> e.ProbeResult:
+    first = e.ProbeFrame(1, pixels=800, samples=8, seconds=0.30, sampling_seconds=0.18 if reported else None)
+    later = e.ProbeFrame(24, pixels=800, samples=8, seconds=0.45, sampling_seconds=0.25 if reported else None)
+    return replace(e.ProbeResult((first, later), local_score=100, wall_seconds=3.0), **changes)
 
 
-def total(s: e.SceneStats, with_probe: bool) -> float:
-    return e.estimate_scene(s, probe=probe() if with_probe else None).total_reference_seconds
+def total(s: e.SceneStats, with_probe: bool | str) -> float:
+    result = probe(reported=with_probe != "unreported") if with_probe else None
+    return e.estimate_scene(s, probe=result).total_reference_seconds
 
 
-@pytest.mark.parametrize("with_probe", [False, True])
+@pytest.mark.parametrize("with_probe", [False, True, "unreported"])
 @pytest.mark.parametrize("field_name, values", [
     ("samples", [1, 16, 64, 256, 4096]), ("resolution_x", [16, 320, 1920]), ("resolution_y", [9, 180, 1080]),
     ("resolution_percentage", [10, 50, 100, 200]), ("frame_end", [1, 2, 24, 250]),
@@ -67,11 +70,52 @@ def test_heavier_features_cost_more():
 def test_content_changing_across_the_range_is_interpolated():
     seconds = e.feature_frame_seconds(stats())
     assert len(seconds) == 24 and all(a < b for a, b in zip(seconds, seconds[1:], strict=False))
-    by_probe = e.probe_frame_seconds(stats(), probe())
-    assert all(a < b for a, b in zip(by_probe, by_probe[1:], strict=False))  # the later probe took longer
-    # Between the probed frames the first's cost plus the later's extra time, at most all of it scaled up.
-    sampled_up = (320 * 180 * 64) / (800 * 8)
-    assert by_probe[0] + 0.15 <= by_probe[-1] <= by_probe[0] + 0.15 * sampled_up
+    for reported in (True, False):
+        by_probe = e.probe_frame_seconds(stats(), probe(reported))
+        assert all(a < b for a, b in zip(by_probe, by_probe[1:], strict=False))  # the later probe took longer
+        # Between the probed frames the first's cost plus the later's extra time, at most all of it scaled up.
+        sampled_up = (320 * 180 * 64) / (800 * 8)
+        assert by_probe[0] + 0.15 <= by_probe[-1] <= by_probe[0] + 0.15 * sampled_up
+
+
+def test_probe_scales_only_the_sampling_it_timed():
+    # Reported: rest 0.12 s as is, sampling 0.18 s scaled by full / probe sample work.
+    scale = 320 * 180 * 64 / (800 * 8)
+    assert e.probe_frame_seconds(stats(), probe())[0] == pytest.approx(0.12 + 0.18 * scale)
+    eevee = stats(engine="BLENDER_EEVEE")
+    compile_ = e.probe_once_seconds(eevee, probe().frames)
+    assert compile_ == 0.0  # the first frame's rest (0.12) is not above the later one's (0.20)
+    slow_first = (replace(probe().frames[0], seconds=1.30), probe().frames[1])
+    assert e.probe_once_seconds(eevee, slow_first) == pytest.approx(1.12 - 0.20)
+    assert e.probe_once_seconds(eevee, slow_first[:1]) > 0  # one frame: the model's share of its rest
+
+
+@pytest.mark.parametrize("scene", [
+    stats(), stats(frame_end=250, samples=512, resolution_x=1920, resolution_y=1080), stats(frame_end=3),
+    stats(engine="BLENDER_EEVEE", frame_end=250), stats(engine="BLENDER_EEVEE", frame_end=3, samples=8),
+    stats(resolution_x=32, resolution_y=24, samples=8, frame_end=2),
+])
+@pytest.mark.parametrize("budget", [0.005, 0.02, DEFAULT_BUDGET, 0.2])
+def test_probe_plan_stays_within_its_budget_or_is_skipped(scene, budget):
+    plan = plan_probe(scene, budget)
+    assert plan.full_seconds == pytest.approx(sum(e.feature_frame_seconds(scene)) + e.once_seconds(scene))
+    if plan.skipped:
+        assert plan.reason and not plan.frames
+        return
+    assert 0 < plan.predicted_seconds <= budget * plan.full_seconds
+    assert set(plan.frames) <= set(scene.frames) and plan.samples <= scene.samples
+    assert plan.percentage <= scene.resolution_percentage
+    assert plan_probe(scene, min(1.0, budget * 4)).predicted_seconds >= plan.predicted_seconds  # more budget, more
+
+
+def test_probe_plan_scales_with_the_render():
+    assert plan_probe(stats(resolution_x=32, resolution_y=24, samples=8, frame_end=2)).skipped  # too short
+    long = plan_probe(stats(frame_end=250, samples=512, resolution_x=1920, resolution_y=1080))
+    assert len(long.frames) == 3 and long.percentage < 100 and long.samples < 512
+    with pytest.raises(e.EstimateError, match="probe budget"):
+        plan_probe(stats(), 0)
+    with pytest.raises(e.EstimateError, match="without --probe"):
+        plan_probe(stats(engine="BLENDER_WORKBENCH"))
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -184,18 +228,35 @@ def test_command_probe_json_plans_chunks_for_the_chain(scenes, capsys):
     result = report["estimate"]
     assert result["source"] == "probe" and len(result["frame_seconds"]) == 40 and result["safety_factor"] == 2
     assert all(s > 0 for s in result["frame_seconds"])
+    frames = report["probe"]["plan"]["frames"]
+    assert len(frames) == 3 and (frames[0], frames[-1]) == (1, 40)
+    assert any(n.startswith("probe: ") and "budget 4%" in n for n in result["notes"])
     assert {c["provider"] for c in result["chunks"]} <= {PROVIDER, "provider-100-10"}
     for c in result["chunks"]:
         assert c["estimated_duration"] >= 2 * c["predicted_seconds"]
 
 
+def test_command_skips_a_probe_it_cannot_afford(scenes, capsys):
+    code, _ = _cli(scenes["tiny"], "--probe", "--json")  # no benchmark either: nothing to calibrate
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["estimate"]["source"] == "features" and report["probe"]["result"] is None
+    assert any(n.startswith("probe skipped") for n in report["estimate"]["notes"])
+    assert _cli(scenes["tiny"], "--probe", "--probe-budget", "0")[0] == 2
+    assert "probe budget" in capsys.readouterr().err
+
+
 def test_probe_renders_the_scenes_own_frames(scenes):
     s = read_blend_stats(scenes["long_animation"])
-    percentage, samples, frames = probe_settings(s)
-    assert percentage < 100 and samples < s.samples and len(frames) == 3 and (frames[0], frames[-1]) == (1, 40)
-    result = run_probe(scenes["long_animation"], s, local_score=100)
-    assert [f.frame for f in result.frames] == frames and result.frames[0].low_seconds > 0
-    assert all(f.seconds > 0 for f in result.frames)
+    plan = plan_probe(s)
+    assert plan.percentage < 100 and plan.samples < s.samples
+    assert len(plan.frames) == 3 and (plan.frames[0], plan.frames[-1]) == (1, 40)
+    # The child stops once its renders used the budget: give it all the time here, then almost none.
+    result = run_probe(scenes["long_animation"], s, local_score=100, plan=replace(plan, budget=1.0))
+    assert tuple(f.frame for f in result.frames) == plan.frames
+    assert len(run_probe(scenes["long_animation"], s, 100, replace(plan, budget=1e-9)).frames) == 1
+    # One render per frame, split by Cycles' progress reports into sampling and the rest.
+    assert all(0 < f.sampling_seconds < f.seconds for f in result.frames)
     assert dataclasses.asdict(e.estimate_scene(s, probe=result))["source"] == "probe"
 
 
@@ -219,3 +280,15 @@ def test_command_quotes_the_chains_providers(scenes, capsys, world, farm):
     assert result["cost_micro_stx"] == sum(c["reward"] for c in result["chunks"])
     bad = _cli(scenes["tiny"], "--from-chain", "--provider", "100:1", "--network", "local")[0]
     assert bad == 2 and "not both" in capsys.readouterr().err
+
+
+def test_shipped_constants_are_the_fit_of_the_recorded_corpus_run():
+    # The defaults are not set by hand: they are what `bench estimate --fit` gives for the run recorded in
+    # bench/estimate_runs/ (docs/estimate.md), to the 3 significant digits printed.
+    from bench import _estimate_fit
+
+    run = json.loads((Path(__file__).parent.parent / "bench" / "estimate_runs" / RECORDED_RUN).read_text())
+    fitted = _estimate_fit.fit(run["rows"])
+    for name in [*_estimate_fit.FITTED, "eevee_chunk_compile"]:
+        shipped, value = getattr(e.DEFAULT_COSTS, name), getattr(fitted, name)
+        assert shipped == pytest.approx(value, rel=0.01, abs=1e-6 * _estimate_fit.FITTED.get(name, (1,))[0]), name

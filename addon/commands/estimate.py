@@ -2,11 +2,12 @@
 
 Reads the .blend in a background Blender with scripts off (never saving it), predicts each frame's
 cost in reference-seconds (100-score machine seconds) from the scene's features, or with --probe from
-timed low-resolution renders of a few of its frames, and, given providers' benchmark scores and prices
-(--provider) or with --from-chain the providers registered on the chain (no wallet needed), plans the
-chunks with the same planner `submit` uses: complexity, reward (the provider's price), estimated
-duration and render deadline for the chain, predicted wall time with the chunks in parallel, and the
-STX cost.
+timed low-resolution renders of a few of its frames, whose renders cost at most --probe-budget % of the
+predicted render (when no probe fits, the estimate stays the feature model's and says so), and, given
+providers' benchmark scores and prices (--provider) or with --from-chain the providers registered on
+the chain (no wallet needed), plans the chunks with the same planner `submit` uses: complexity, reward
+(the provider's price), estimated duration and render deadline for the chain, predicted wall time with
+the chunks in parallel, and the STX cost.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 from ..farm import estimate as model
 from ..farm.blend_stats import parse_frames, read_blend_stats
 from ..farm.errors import FarmError
+from ..farm.probe import DEFAULT_BUDGET, describe, plan_probe, run_probe
 from . import common
 from .plan_display import duration as _duration
 from .plan_display import show_chunks
@@ -42,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", metavar="A-B", help="frame range (default: the scene's)")
     parser.add_argument("--probe", action="store_true",
                         help="calibrate with timed low-resolution renders of a few frames (seconds to minutes)")
+    parser.add_argument("--probe-budget", type=float, default=DEFAULT_BUDGET * 100, metavar="PCT",
+                        help="the probe's renders cost at most this %% of the predicted render "
+                             f"(default {DEFAULT_BUDGET * 100:g}); fewer frames, pixels and samples, or none, to fit")
     parser.add_argument("--local-score", type=int, metavar="N",
                         help="this machine's benchmark score for --probe (default: run the benchmark, ~5 s)")
     parser.add_argument("--provider", action="append", type=_provider, default=[], metavar="SCORE:PRICE[:GPUS[:ADDR]]",
@@ -73,9 +78,10 @@ def run(args) -> int:
         frames = parse_frames(args.frames) if args.frames else None
         with err.status("reading the scene"):
             stats = read_blend_stats(args.scene, frames)
-        probe = None
+        plan = probe = None
         if args.probe:
-            probe = _probe(args, stats, err)
+            plan = plan_probe(stats, args.probe_budget / 100)
+            probe = None if plan.skipped else _probe(args, stats, plan, err)
         if args.chunks < 0 or args.chunk < 0 or (args.chunks and args.chunk):
             raise model.EstimateError("give either --chunks N or --chunk FRAMES, not negative")
         if args.from_chain:
@@ -89,8 +95,12 @@ def run(args) -> int:
     except FarmError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if plan:
+        result = dataclasses.replace(result, notes=(*result.notes, describe(plan, probe)))
     if args.json:
         print(json.dumps({"scene": args.scene, "stats": dataclasses.asdict(stats),
+                          "probe": {"plan": dataclasses.asdict(plan), "result": probe and dataclasses.asdict(probe)}
+                          if plan else None,
                           "estimate": dataclasses.asdict(result)}, indent=1))
     else:
         _show(result, stats, Console())
@@ -122,9 +132,8 @@ def _from_chain(args, stats, probe) -> model.Estimate:
         return dataclasses.replace(plan(farm, list_providers(farm), terms, check=False), source=source)
 
 
-def _probe(args, stats, err) -> model.ProbeResult:
+def _probe(args, stats, plan, err) -> model.ProbeResult:
     from ..farm.benchmark import BenchmarkError, run_benchmark
-    from ..farm.probe import run_probe
 
     score = args.local_score
     if score is None:
@@ -135,8 +144,8 @@ def _probe(args, stats, err) -> model.ProbeResult:
                 raise model.EstimateError(str(exc)) from exc
     if score <= 0:
         raise model.EstimateError("--local-score must be positive")
-    with err.status("probe-rendering a few frames"):
-        return run_probe(args.scene, stats, score)
+    with err.status(f"probe-rendering {len(plan.frames)} frame(s), at most {plan.budget:.0%} of the predicted render"):
+        return run_probe(args.scene, stats, score, plan)
 
 
 def _show(result: model.Estimate, stats: model.SceneStats, console) -> None:

@@ -90,26 +90,32 @@ class SceneStats:
 
 @dataclass(frozen=True)
 class CostModel:
-    """Reference-seconds per unit of each feature, set from renders on the reference machine (docs/estimate.md)."""
+    """Reference-seconds per unit of each feature on the reference machine.
 
-    frame_fixed: float = 0.008              # per frame: scene sync, film, output
-    per_triangle: float = 3.5e-7             # BVH build and sync per distinct evaluated triangle
-    per_instance: float = 1e-5
-    per_texture_byte: float = 2e-9         # image loading (every frame: Cycles reloads without persistent data)
-    per_hair_strand: float = 4e-6
-    sample_pixel: float = 4.0e-7            # one sample of one pixel, plain diffuse scene, 12 bounces
-    geometry_log2: float = 0.06             # x(1 + this * log2(1 + triangles / 10k)): deeper BVH traversal
-    light_log2: float = 0.09                # x(1 + this * log2(1 + lights)): light sampling
-    volume: float = 0.0                     # x(1 + this) with a volume: measured ~0 (dense fog ends paths early)
-    motion_blur: float = 0.1                # x(1 + this)
-    hair_log2: float = 0.18                 # x(1 + this * log2(1 + strands / 1000))
-    adaptive_share: float = 0.019           # adaptive sampling takes about this / threshold of the samples
-    denoise_pixel: float = 5e-6             # OpenImageDenoise per pixel on CPU
-    eevee_frame_fixed: float = 1.0          # EEVEE on the reference is software OpenGL on 2 cores: slow passes
-    eevee_sample: float = 0.14              # per sample, nearly independent of the (small) resolution
-    eevee_sample_pixel: float = 1e-6
-    eevee_chunk_compile: float = 1.5        # shader compilation, once per chunk (the first frame pays it)
-    workbench_sample_pixel: float = 2e-6
+    The defaults are fitted, not set by hand: `./dev bench estimate --fit` fits them to real renders of
+    the estimate corpus by least squares on log time (bench/_estimate_fit.py; the run, its conditions
+    and the cross-validated errors are in docs/estimate.md). Not fitted (no corpus scene varies them):
+    the bounce term's form in `sample_cost` and `workbench_sample_pixel`.
+    """
+
+    frame_fixed: float = 0.00263            # per frame: scene sync, film, output
+    per_triangle: float = 2e-07             # BVH build and sync per distinct evaluated triangle
+    per_instance: float = 9.2e-07
+    per_texture_byte: float = 3.26e-09      # image loading (every frame: Cycles reloads without persistent data)
+    per_hair_strand: float = 4.92e-06       # hair BVH build
+    sample_pixel: float = 4.69e-07          # one sample of one pixel, plain diffuse scene, 12 bounces
+    geometry_log2: float = 0.0167           # x(1 + this * log2(1 + triangles / 10k)): deeper BVH traversal
+    light_log2: float = 0.142               # x(1 + this * log2(1 + lights)): light sampling
+    volume: float = 0.0                     # x(1 + this) with a volume (the corpus's fog ends paths early)
+    motion_blur: float = 0.473              # x(1 + this)
+    hair_log2: float = 0.529                # x(1 + this * log2(1 + strands / 1000))
+    adaptive_share: float = 0.027           # adaptive sampling takes about this / threshold of the samples
+    denoise_pixel: float = 8.48e-06         # OpenImageDenoise per pixel on CPU
+    eevee_frame_fixed: float = 0.892        # EEVEE on the reference is software OpenGL on 2 cores: slow passes
+    eevee_sample: float = 0.251             # per sample, nearly independent of the (small) resolution
+    eevee_sample_pixel: float = 1.11e-06
+    eevee_chunk_compile: float = 1.37       # shader compilation, once per chunk (the first frame pays it)
+    workbench_sample_pixel: float = 2e-6    # not fitted: no Workbench scene in the corpus
 
 
 DEFAULT_COSTS = CostModel()
@@ -162,15 +168,25 @@ def denoise_cost(stats: SceneStats, costs: CostModel = DEFAULT_COSTS) -> float:
     return costs.denoise_pixel * stats.pixels if stats.engine == "CYCLES" and stats.denoiser else 0.0
 
 
+def render_parts(stats: SceneStats, content: FrameContent, pixels: int, samples: float,
+                 costs: CostModel = DEFAULT_COSTS) -> tuple[float, float]:
+    """(fixed, sampling) reference-seconds of one render of this content at `pixels` x `samples`, no denoising.
+
+    fixed: what a frame pays whatever its samples (sync, BVH build, textures; EEVEE's per-frame passes);
+    sampling: what grows with the samples (and for Cycles the pixels). The probe is priced with the same split.
+    """
+    if stats.engine == "CYCLES":
+        return fixed_cost(stats, content, costs), pixels * samples * sample_cost(stats, content, costs)
+    if stats.engine == "BLENDER_WORKBENCH":
+        return costs.frame_fixed, pixels * samples * costs.workbench_sample_pixel
+    return (costs.eevee_frame_fixed + costs.per_triangle * content.built_triangles,
+            samples * (costs.eevee_sample + pixels * costs.eevee_sample_pixel))
+
+
 def content_frame_seconds(stats: SceneStats, content: FrameContent, costs: CostModel = DEFAULT_COSTS) -> float:
     """Reference-seconds of one frame with this content, by the scene-feature model."""
-    if stats.engine == "CYCLES":
-        return (fixed_cost(stats, content, costs) + denoise_cost(stats, costs)
-                + stats.pixels * effective_samples(stats, costs) * sample_cost(stats, content, costs))
-    if stats.engine == "BLENDER_WORKBENCH":
-        return costs.frame_fixed + stats.pixels * stats.samples * costs.workbench_sample_pixel
-    return (costs.eevee_frame_fixed + costs.per_triangle * content.built_triangles
-            + stats.samples * (costs.eevee_sample + stats.pixels * costs.eevee_sample_pixel))
+    fixed, sampling = render_parts(stats, content, stats.pixels, effective_samples(stats, costs), costs)
+    return fixed + sampling + denoise_cost(stats, costs)
 
 
 def _interpolate(points: dict[int, float], frames: range) -> list[float]:
@@ -202,91 +218,88 @@ def once_seconds(stats: SceneStats, costs: CostModel = DEFAULT_COSTS) -> float:
 
 @dataclass(frozen=True)
 class ProbeFrame:
-    """One probed frame: rendered at `pixels` and `samples` in `seconds` on this machine.
-
-    The first probed frame also carries `low_seconds`: the same render at `low_samples`.
-    """
+    """One probed frame: rendered at `pixels` and `samples` in `seconds` on this machine, of which
+    `sampling_seconds` sampling (from the renderer's progress reports; None if it gave none)."""
 
     frame: int
     pixels: int
     samples: int
     seconds: float
-    low_samples: int | None = None
-    low_seconds: float | None = None
+    sampling_seconds: float | None = None
 
 
 @dataclass(frozen=True)
 class ProbeResult:
     frames: tuple[ProbeFrame, ...]
     local_score: int          # this machine's benchmark score: local seconds x score / 100 = reference-seconds
-    warmup_seconds: float     # EEVEE: the first render (shader compilation); Cycles: 0
-    wall_seconds: float       # the whole probe process, Blender start and scene load included
+    once_seconds: float = 0.0  # of the first render, what a chunk pays once (EEVEE's shader compile), local s
+    wall_seconds: float = 0.0  # the whole probe process, Blender start and scene load included
 
     @property
     def render_seconds(self) -> float:
         """What the probe's renders cost on this machine (its cost against the full render)."""
-        return self.warmup_seconds + sum(f.seconds + (f.low_seconds or 0) for f in self.frames)
+        return sum(f.seconds for f in self.frames)
 
     def once_reference_seconds(self) -> float:
         """The per-chunk one-time cost the probe saw (EEVEE's shader compile), in reference-seconds."""
-        first = self.frames[0]
-        if not self.warmup_seconds or first.low_seconds is None:
-            return 0.0
-        return max(0.0, self.warmup_seconds - first.low_seconds) * self.local_score / 100
+        return self.once_seconds * self.local_score / 100
+
+
+def split_probe_frame(stats: SceneStats, frame: ProbeFrame, costs: CostModel = DEFAULT_COSTS,
+                      first: ProbeFrame | None = None) -> tuple[float, float]:
+    """(rest, sampling) local seconds of a probed frame: as the renderer reported, else in the proportion the
+    model gives the `first` probed frame (one proportion for all, so a longer probe is never a cheaper frame)."""
+    if frame.sampling_seconds is not None and 0 < frame.sampling_seconds <= frame.seconds:
+        return frame.seconds - frame.sampling_seconds, frame.sampling_seconds
+    like = first or frame
+    fixed, sampling = render_parts(stats, nearest_content(stats, like.frame), like.pixels, like.samples, costs)
+    share = sampling / (fixed + sampling) if fixed + sampling > 0 else 1.0
+    return frame.seconds * (1 - share), frame.seconds * share
+
+
+def probe_once_seconds(stats: SceneStats, frames: tuple[ProbeFrame, ...], costs: CostModel = DEFAULT_COSTS) -> float:
+    """Local seconds of the first probed render that a chunk pays once (EEVEE's shader compile; Cycles 0).
+
+    With two or more frames: the first frame's rest minus the smallest later rest. With one, the model's
+    share of the compile in the first render's rest.
+    """
+    if stats.engine != "BLENDER_EEVEE" or not frames:
+        return 0.0
+    rests = [split_probe_frame(stats, f, costs, frames[0])[0] for f in frames]
+    if len(rests) > 1:
+        return max(0.0, rests[0] - min(rests[1:]))
+    fixed, _ = render_parts(stats, nearest_content(stats, frames[0].frame), frames[0].pixels, frames[0].samples, costs)
+    return rests[0] * costs.eevee_chunk_compile / (costs.eevee_chunk_compile + fixed)
 
 
 def probe_frame_seconds(stats: SceneStats, probe: ProbeResult, costs: CostModel = DEFAULT_COSTS) -> list[float]:
     """Reference-seconds of each frame, scaled from the probe's timings to the full settings.
 
-    The first probed frame's two timings at `low_samples` and `samples` give the cost per sample (per
-    sample-pixel for Cycles) and the rest (sync, BVH build, textures, per-render overhead; for EEVEE also
-    the per-frame passes), which is paid once per frame whatever the settings. If timing noise hides the
-    sample cost (slope <= 0), the model's sample cost stands in. The full frame is the rest plus the
-    sample cost at the full pixels x (effective) samples, plus the modelled denoise. A later probed
-    frame adds its difference from the first, split between build and sampling as the feature model
-    says the content changed. Frames between probed ones are interpolated linearly.
+    Each probed render is split into sampling (from the renderer's progress reports; without them, in
+    the model's proportion for the first probed frame) and the rest (sync, BVH build, textures,
+    per-render overhead; EEVEE's per-frame passes), which a frame pays whatever its settings. A full
+    frame is the rest plus the sampling scaled to the full pixels x (effective) samples (EEVEE: the
+    samples), plus the modelled denoise. The first render's one-time part (EEVEE's compile) is taken
+    out: the chunk pays it once. Frames between probed ones are interpolated linearly.
     """
     validate(stats)
-    if not probe.frames or probe.frames[0].low_seconds is None or probe.frames[0].low_samples is None:
-        raise EstimateError("the probe's first frame lacks its two timings; run the probe again")
-    to_reference = probe.local_score / 100
-    first = probe.frames[0]
+    if not probe.frames:
+        raise EstimateError("the probe rendered no frame; run it again, or estimate without --probe")
     cycles = stats.engine == "CYCLES"
-    per_sample = (first.seconds - first.low_seconds) / max(1, first.samples - first.low_samples)
-    if per_sample <= 0 and not cycles:  # EEVEE: the model's share of a sample in the 1-sample render
-        model_sample = costs.eevee_sample + stats.pixels * costs.eevee_sample_pixel
-        per_sample = first.low_seconds * model_sample / (costs.eevee_frame_fixed + model_sample)
-    if per_sample <= 0 and cycles:  # timing noise larger than the sample signal: take the model's slope
-        content = _nearest(stats, first.frame)
-        per_sample = sample_cost(stats, content, costs) * first.pixels / to_reference
-        per_sample = min(per_sample, min(first.seconds, first.low_seconds) / first.samples)
-    per_sample = max(0.0, per_sample)                                       # local seconds per probe sample
-    rest = max(0.0, min(first.seconds - per_sample * first.samples, first.low_seconds - per_sample * first.low_samples))
-    scale = stats.pixels / first.pixels * effective_samples(stats, costs) / first.samples if cycles else (
-        stats.samples / first.samples)
-    full = rest + per_sample * first.samples * scale
-    points = {first.frame: full}
-    for p in probe.frames[1:]:
-        # A later frame's extra time is split into build (added as is) and sampling (scaled) the way the
-        # feature model says its content changed; EEVEE has no such split and scales as a whole.
-        delta = p.seconds - first.seconds
-        share = _fixed_share_of_change(stats, first, p, costs) if cycles else 0.0
-        points[p.frame] = max(0.0, full + delta * share + delta * (1 - share) * scale)
+    points = {}
+    for i, p in enumerate(probe.frames):
+        rest, sampling = split_probe_frame(stats, p, costs, probe.frames[0])
+        if i == 0:
+            rest = max(0.0, rest - probe.once_seconds)
+        scale = (stats.pixels * effective_samples(stats, costs) / (p.pixels * p.samples) if cycles
+                 else stats.samples / p.samples)
+        points[p.frame] = rest + sampling * scale
+    to_reference = probe.local_score / 100
     return [s * to_reference + denoise_cost(stats, costs) for s in _interpolate(points, stats.frames)]
 
 
-def _nearest(stats: SceneStats, frame: int) -> FrameContent:
+def nearest_content(stats: SceneStats, frame: int) -> FrameContent:
     return min(stats.content, key=lambda c: abs(c.frame - frame))
-
-
-def _fixed_share_of_change(stats: SceneStats, first: ProbeFrame, later: ProbeFrame, costs: CostModel) -> float:
-    """Of the modelled change between two probed frames at probe settings, the share in the fixed part."""
-    a, b = _nearest(stats, first.frame), _nearest(stats, later.frame)
-    fixed = fixed_cost(stats, b, costs) - fixed_cost(stats, a, costs)
-    sampled = (sample_cost(stats, b, costs) - sample_cost(stats, a, costs)) * first.pixels * first.samples
-    if abs(fixed) + abs(sampled) == 0:
-        return 0.0
-    return abs(fixed) / (abs(fixed) + abs(sampled))
 
 
 @dataclass(frozen=True)
