@@ -160,7 +160,10 @@ def test_failed_authentications_throttle_their_ip_not_others(harness):
     kinds = []
     for _ in range(60):
         with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=("127.0.0.2", 0)) as s:
-            s.sendall(_head(head))
+            try:
+                s.sendall(_head(head))
+            except OSError:  # a throttled address is answered and hung up on as it connects, maybe before this
+                pass
             kinds.append(type(_json_error(read_reply(s))[1]))
     assert kinds[0] is E.NotAuthenticated and kinds[-1] is E.RateLimited, kinds
     assert set(kinds) == {E.NotAuthenticated, E.RateLimited}
