@@ -60,3 +60,28 @@ def test_score_is_100_at_the_reference_and_scales_with_speed():
         predicted_seconds(60, 0)
     with pytest.raises(ValueError):
         score_for(0)
+
+
+def test_the_score_is_measured_once_and_kept_for_this_machine(tmp_path):
+    from addon.farm import benchmark_cache
+
+    runs = []
+
+    def measure(device):
+        runs.append(device)
+        return run_benchmark(device, repeats=1)
+
+    score, kept = benchmark_cache.local_score(tmp_path, measure=measure)
+    assert not kept and score >= 1 and runs == ["CPU"]
+    assert benchmark_cache.local_score(tmp_path, measure=measure) == (score, True) and runs == ["CPU"]
+    assert benchmark_cache.local_score(tmp_path, refresh=True, measure=measure)[1] is False and len(runs) == 2
+    record = json.loads((tmp_path / benchmark_cache.FILE_NAME).read_text())
+    # Another machine, another Blender, an old score or a damaged file: measured again.
+    for change in ({"machine": {**record["machine"], "cpu": "another CPU"}},
+                   {"machine": {**record["machine"], "launcher_mtime_ns": 1}},
+                   {"measured_at": record["measured_at"] - benchmark_cache.MAX_AGE_SECONDS - 1}):
+        (tmp_path / benchmark_cache.FILE_NAME).write_text(json.dumps({**record, **change}))
+        assert benchmark_cache.kept_score(tmp_path) is None
+    (tmp_path / benchmark_cache.FILE_NAME).write_text("{not json")
+    assert benchmark_cache.kept_score(tmp_path) is None
+    assert benchmark_cache.kept_score(tmp_path / "nowhere") is None

@@ -220,11 +220,16 @@ def test_command_refuses_an_empty_scene_and_zero_frames(scenes, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
-def test_command_probe_json_plans_chunks_for_the_chain(scenes, capsys):
-    code, _ = _cli(scenes["long_animation"], "--probe", "--local-score", "100", "--json",
+def test_command_probe_json_plans_chunks_for_the_chain(scenes, capsys, tmp_path):
+    from addon.farm.benchmark_cache import kept_score
+
+    # No --local-score: the machine is benchmarked once and its score kept in --home for the next estimates.
+    code, _ = _cli(scenes["long_animation"], "--probe", "--json", "--home", tmp_path,
                    "--provider", f"250:40:2:{PROVIDER}", "--provider", "100:10", "--safety-factor", "2")
     assert code == 0
-    report = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr()
+    assert "benchmark score" in out.err and "measured now" in out.err and kept_score(tmp_path) >= 1
+    report = json.loads(out.out)
     result = report["estimate"]
     assert result["source"] == "probe" and len(result["frame_seconds"]) == 40 and result["safety_factor"] == 2
     assert all(s > 0 for s in result["frame_seconds"])

@@ -48,7 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the probe's renders cost at most this %% of the predicted render "
                              f"(default {DEFAULT_BUDGET * 100:g}); fewer frames, pixels and samples, or none, to fit")
     parser.add_argument("--local-score", type=int, metavar="N",
-                        help="this machine's benchmark score for --probe (default: run the benchmark, ~5 s)")
+                        help="this machine's benchmark score for --probe (default: the one kept in --home from an "
+                             "earlier run on this machine and Blender, else run the benchmark, ~5 s, and keep it)")
+    parser.add_argument("--rebenchmark", action="store_true",
+                        help="with --probe: measure this machine's benchmark score again instead of the kept one")
     parser.add_argument("--provider", action="append", type=_provider, default=[], metavar="SCORE:PRICE[:GPUS[:ADDR]]",
                         help="a provider's benchmark score, price in micro-STX per reference-second and GPU count; "
                              "repeat for several")
@@ -133,15 +136,17 @@ def _from_chain(args, stats, probe) -> model.Estimate:
 
 
 def _probe(args, stats, plan, err) -> model.ProbeResult:
-    from ..farm.benchmark import BenchmarkError, run_benchmark
+    from ..farm.benchmark import BenchmarkError
+    from ..farm.benchmark_cache import local_score
 
     score = args.local_score
     if score is None:
-        with err.status("benchmarking this machine"):
+        with err.status("benchmarking this machine (once; the score is kept for the next estimates)"):
             try:
-                score = run_benchmark("CPU").score
+                score, kept = local_score(common.home(args), refresh=args.rebenchmark)
             except BenchmarkError as exc:
                 raise model.EstimateError(str(exc)) from exc
+        err.print(f"this machine's benchmark score: {score} ({'kept from an earlier run' if kept else 'measured now'})")
     if score <= 0:
         raise model.EstimateError("--local-score must be positive")
     with err.status(f"probe-rendering {len(plan.frames)} frame(s), at most {plan.budget:.0%} of the predicted render"):
