@@ -18,7 +18,6 @@ derived from the ECDH secret of requester and provider and the job id.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 from collections.abc import Iterable, Iterator
@@ -31,6 +30,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..stacks.keys import parse_private_key
+from .hashing import sha256_file  # noqa: F401 - re-exported: callers hash files through crypto too
 
 MAGIC = b"RFSE"
 VERSION = 1
@@ -306,17 +306,3 @@ def decrypt_stream(key: bytes, src: BinaryIO, dst: BinaryIO) -> int:
 
 def decrypt_bytes(key: bytes, ciphertext: bytes) -> bytes:
     return b"".join(iter_decrypt(key, [ciphertext]))
-
-
-# ---- hashing helpers --------------------------------------------------------------------------------
-
-
-def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> bytes:
-    # One reused buffer: no 1 MiB allocation (and its page faults) per read.
-    h = hashlib.sha256()
-    buf = bytearray(chunk_size)
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as f:
-        while n := f.readinto(buf):
-            h.update(view[:n])
-    return h.digest()

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from .crypto import sha256_file
+from .hashing import sha256_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (

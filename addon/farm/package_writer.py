@@ -17,8 +17,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from .crypto import sha256_file
 from .hash_cache import HashCache
+from .hashing import sha256_file
 from .package import MANIFEST_NAME, Package, PackageError, PackageFile
 
 

@@ -20,6 +20,7 @@ import stat
 import sys
 from dataclasses import asdict, dataclass
 
+from .hashing import sha256_file
 from .package import MANIFEST_NAME, Package
 from .problems import Problem
 
@@ -142,12 +143,7 @@ def _inputs_hold(inputs: dict, hash_file) -> dict | None:
         if not stat.S_ISREG(st.st_mode) or st.st_size != size:
             return None
         if (st.st_mtime_ns, st.st_ctime_ns) != (mtime, ctime):
-            if (hash_file or _sha256_hex)(path) != digest:
+            if (hash_file(path) if hash_file else sha256_file(path).hex()) != digest:
                 return None
             moved[path] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, digest]
     return moved
-
-
-def _sha256_hex(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
