@@ -77,6 +77,7 @@ class TxJournal:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._senders: dict[str, threading.Lock] = {}  # per sender: prepare + broadcast in nonce order
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a recorded transaction must survive a power cut
@@ -135,7 +136,17 @@ class TxJournal:
 
     def send(self, client: StacksClient, sender: str, function: str, build: Callable[[int], Transaction],
              key: str | None = None) -> str:
-        """prepare + broadcast: the txid of the (new or still pending) transaction, now on the node."""
+        """prepare + broadcast: the txid of the (new or still pending) transaction, now on the node.
+
+        One sender's sends in this process take turns, so its nonces reach the node in order: a node may
+        refuse a nonce past the next one it expects (the local chain does) when a later one wins the race."""
+        with self._lock:
+            turn = self._senders.setdefault(sender, threading.Lock())
+        with turn:
+            return self._send(client, sender, function, build, key)
+
+    def _send(self, client: StacksClient, sender: str, function: str, build: Callable[[int], Transaction],
+              key: str | None) -> str:
         while True:
             entry, new = self.prepare(client, sender, function, build, key)
             if new:
